@@ -306,9 +306,16 @@ impl ContextDatabase {
         migrate(&mut conn)
     }
 
-    /// Checks that a connection can be had and answers a trivial query.
-    pub fn ping(&self) -> Result<(), DbError> {
-        let mut conn = self.conn()?;
+    /// Checks that a connection can be had within `timeout` and answers a
+    /// trivial query.
+    pub fn ping_within(&self, timeout: Duration) -> Result<(), DbError> {
+        let mut conn = self
+            .pool
+            .get_timeout(timeout)
+            .map_err(|source| DbError::Pool {
+                context: self.context.to_owned(),
+                source,
+            })?;
         conn.batch_execute("SELECT 1")?;
         Ok(())
     }

@@ -343,8 +343,12 @@ pub fn query_config() -> web::QueryConfig {
 }
 
 /// The answer for a route nobody mounted.
-pub async fn route_not_found(req: HttpRequest) -> ApiError {
-    ApiError::not_found(&format!("route {} {}", req.method(), req.path()))
+pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(&format!(
+        "route {} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 /// Turns any error response that is not already a problem document (405 from
@@ -456,5 +460,40 @@ mod tests {
         let problem = ApiError::conflict("email_taken", "taken").problem();
         assert_eq!(problem.problem_type, "urn:tienda:problem:email_taken");
         assert_eq!(problem.status, 409);
+    }
+}
+
+/// Opaque list cursors: the base64url of the last item's sort key, so
+/// clients cannot depend on what is inside.
+pub mod cursor {
+    use super::ApiError;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    pub fn encode(key: &str) -> String {
+        URL_SAFE_NO_PAD.encode(key.as_bytes())
+    }
+
+    pub fn decode(cursor: &str) -> Result<String, ApiError> {
+        URL_SAFE_NO_PAD
+            .decode(cursor.as_bytes())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
+            })
+    }
+
+    /// Page size from `?limit=`: default 20, between 1 and 100.
+    pub fn limit(requested: Option<u32>) -> Result<usize, ApiError> {
+        match requested {
+            None => Ok(20),
+            Some(limit @ 1..=100) => Ok(limit as usize),
+            Some(_) => Err(ApiError::invalid_field(
+                "limit",
+                "range",
+                "limit must be between 1 and 100",
+            )),
+        }
     }
 }

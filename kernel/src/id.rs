@@ -51,6 +51,18 @@ macro_rules! define_id {
             }
         }
 
+        impl $crate::__utoipa::PartialSchema for $name {
+            fn schema() -> $crate::__utoipa::openapi::RefOr<$crate::__utoipa::openapi::schema::Schema> {
+                use $crate::__utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                    .into()
+            }
+        }
+
+        impl $crate::__utoipa::ToSchema for $name {}
+
         impl ::std::str::FromStr for $name {
             type Err = $crate::id::InvalidId;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -17,3 +17,6 @@ pub mod testing;
 pub use clock::{Clock, SystemClock};
 pub use id::{SessionId, UserId};
 pub use money::{Currency, Money};
+
+#[doc(hidden)]
+pub use utoipa as __utoipa;

@@ -1,0 +1,163 @@
+//! The `tienda` command line.
+
+use crate::config::Settings;
+use crate::wiring::Shop;
+use clap::{Parser, Subcommand};
+use std::io::BufRead;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tienda",
+    version,
+    about = "Tienda: the shop as a modular monolith"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./tienda.toml when it exists).
+    #[arg(long, global = true, env = "TIENDA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory for SQLite files, mail and secrets (overrides config).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole shop in one process; applies pending migrations first.
+    Serve {
+        /// Address to listen on (overrides config), e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Prepare every context's database (schemas, roles) and apply migrations.
+    Migrate,
+    /// Administration tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator account. The password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+    },
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let mut settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => return fail(&error),
+    };
+    if let Some(dir) = cli.data_dir {
+        settings.data_dir = dir;
+    }
+    crate::telemetry::init(settings.log_format);
+    match cli.command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            serve(settings)
+        }
+        Command::Migrate => match Shop::assemble(settings).and_then(|shop| shop.migrate()) {
+            Ok(applied) => {
+                for (context, versions) in applied {
+                    println!("{context}: {} migration(s) applied", versions.len());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        },
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    display_name,
+                },
+        } => create_admin(settings, &email, &display_name),
+    }
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("tienda: {error}");
+    ExitCode::FAILURE
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    let bind = settings.bind.clone();
+    let shop = match Shop::assemble(settings) {
+        Ok(shop) => shop,
+        Err(error) => return fail(&error),
+    };
+    if let Err(error) = shop.migrate() {
+        return fail(&error);
+    }
+    let listener = match TcpListener::bind(&bind) {
+        Ok(listener) => listener,
+        Err(error) => return fail(&format!("cannot listen on {bind}: {error}")),
+    };
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or(bind);
+    let result = actix_web::rt::System::new().block_on(async move {
+        let server = crate::server::build(&shop, listener)?;
+        tracing::info!(http.address = %address, "tienda is serving; docs at /api/docs/");
+        server.await
+    });
+    match result {
+        Ok(()) => {
+            tracing::info!("shut down cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error),
+    }
+}
+
+fn create_admin(settings: Settings, email: &str, display_name: &str) -> ExitCode {
+    use users::domain::{DisplayName, Email, NewPassword};
+    use users::service::Registration;
+    let Ok(email) = Email::parse(email) else {
+        return fail(&"--email is not a valid email address");
+    };
+    let Ok(display_name) = DisplayName::parse(display_name) else {
+        return fail(&"--display-name is not valid");
+    };
+    let mut password = String::new();
+    if std::io::stdin().lock().read_line(&mut password).is_err() {
+        return fail(&"could not read the password from standard input");
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    let password = match NewPassword::parse(password, email.as_str().split('@').next()) {
+        Ok(password) => password,
+        Err(error) => return fail(&format!("password: {error}")),
+    };
+    let shop = match Shop::assemble(settings) {
+        Ok(shop) => shop,
+        Err(error) => return fail(&error),
+    };
+    if let Err(error) = shop.migrate() {
+        return fail(&error);
+    }
+    match shop.users.create_account(
+        Registration {
+            email,
+            password,
+            display_name,
+        },
+        &[kernel::auth::Role::Admin],
+    ) {
+        Ok(account) => {
+            println!("created admin {} ({})", account.email, account.id);
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error),
+    }
+}

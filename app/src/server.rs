@@ -1,0 +1,152 @@
+//! The HTTP server: cross-cutting middleware, every context's routes, the
+//! OpenAPI document and the operational endpoints.
+
+use crate::openapi::api_doc;
+use crate::wiring::Shop;
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use kernel::db::ContextDatabase;
+use kernel::http::{
+    json_config, path_config, problem_for_bare_errors, query_config, route_not_found,
+};
+use serde::Serialize;
+use std::net::TcpListener;
+use std::time::Duration;
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Databases reported by the readiness check.
+#[derive(Clone)]
+pub struct Databases(Vec<ContextDatabase>);
+
+/// Binds the shop's HTTP server to `listener`; the returned server must be
+/// awaited (or spawned) to run. SIGTERM/SIGINT start a graceful shutdown.
+pub fn build(shop: &Shop, listener: TcpListener) -> std::io::Result<Server> {
+    let users = web::Data::from(shop.users.clone());
+    let authenticator = web::Data::new(shop.authenticator());
+    let databases = web::Data::new(Databases(shop.databases.clone()));
+    let openapi = api_doc();
+    let workers = match shop.settings.workers {
+        0 => std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2),
+        n => n,
+    };
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(json_config())
+            .app_data(path_config())
+            .app_data(query_config())
+            .app_data(web::PayloadConfig::new(kernel::http::MAX_JSON_BODY))
+            .app_data(users.clone())
+            .app_data(authenticator.clone())
+            .app_data(databases.clone())
+            .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+            .wrap_fn(|req, srv| {
+                let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                let response = srv.call(req);
+                async move {
+                    let mut response = response.await?;
+                    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                        response
+                            .headers_mut()
+                            .insert(HeaderName::from_static("x-request-id"), id);
+                    }
+                    Ok(response)
+                }
+            })
+            .wrap(TracingLogger::default())
+            .service(web::resource("/health/live").route(web::get().to(live)))
+            .service(web::resource("/health/ready").route(web::get().to(ready)))
+            .service(web::redirect("/api/docs", "/api/docs/"))
+            .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
+            .configure(users::configure)
+            .default_service(web::to(route_not_found))
+    })
+    .workers(workers)
+    .shutdown_timeout(shop.settings.shutdown_timeout_secs)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Liveness {
+    pub status: &'static str,
+}
+
+/// The process is up and serving.
+#[utoipa::path(get, path = "/health/live", tag = "operations",
+    responses((status = 200, description = "Alive", body = Liveness)))]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Liveness { status: "ok" })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ContextHealth {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    pub status: &'static str,
+    /// Each context's database: `up` or `down` with the reason.
+    pub contexts: std::collections::BTreeMap<String, ContextHealth>,
+}
+
+/// Every context's database answers.
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Every context's database answers", body = Readiness),
+        (status = 503, description = "At least one is down; the body names it", body = Readiness),
+    ))]
+pub async fn ready(databases: web::Data<Databases>) -> HttpResponse {
+    // `web::block` starts its work at once, so the checks run concurrently.
+    let pending: Vec<_> = databases
+        .0
+        .iter()
+        .cloned()
+        .map(|db| {
+            (
+                db.context(),
+                web::block(move || db.ping_within(Duration::from_secs(2))),
+            )
+        })
+        .collect();
+    let mut contexts = std::collections::BTreeMap::new();
+    for (context, check) in pending {
+        let health = match check.await {
+            Ok(Ok(())) => ContextHealth {
+                status: "up",
+                error: None,
+            },
+            Ok(Err(error)) => ContextHealth {
+                status: "down",
+                error: Some(error.to_string()),
+            },
+            Err(error) => ContextHealth {
+                status: "down",
+                error: Some(error.to_string()),
+            },
+        };
+        if let Some(error) = &health.error {
+            tracing::warn!(context, error = %error, "context database is down");
+        }
+        contexts.insert(context.to_owned(), health);
+    }
+    let all_up = contexts.values().all(|health| health.status == "up");
+    let body = Readiness {
+        status: if all_up { "ready" } else { "unavailable" },
+        contexts,
+    };
+    if all_up {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
