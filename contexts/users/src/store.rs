@@ -20,6 +20,8 @@ pub fn from_db_time(at: NaiveDateTime) -> DateTime<Utc> {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = accounts)]
+// Saving a row writes its `None`s as NULL (clearing a phone number).
+#[diesel(treat_none_as_null = true)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct AccountRow {
     pub id: String,
