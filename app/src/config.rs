@@ -144,7 +144,7 @@ impl Settings {
             Env::prefixed("TIENDA_")
                 .split("__")
                 .ignore(&["config"])
-                .filter(|key| !key.as_str().ends_with("_database_url")),
+                .filter(|key| !key.as_str().to_ascii_lowercase().ends_with("_database_url")),
         );
         let mut settings: Settings = figment
             .extract()

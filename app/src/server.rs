@@ -4,10 +4,12 @@
 use crate::openapi::api_doc;
 use crate::wiring::Shop;
 use actix_web::dev::{Server, Service};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use kernel::db::ContextDatabase;
+use kernel::http::ApiError;
 use kernel::http::{
     json_config, path_config, problem_for_bare_errors, query_config, route_not_found,
 };
@@ -93,9 +95,18 @@ pub struct ContextHealth {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Readiness {
-    /// `ready` or `unavailable`.
+    /// `ready`.
     pub status: &'static str,
-    /// Each context's database: `up` or `down` with the reason.
+    /// Each context's database: `up`.
+    pub contexts: std::collections::BTreeMap<String, ContextHealth>,
+}
+
+/// The 503 answer: a problem document naming each context's state.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NotReadyProblem {
+    #[serde(flatten)]
+    pub problem: kernel::http::Problem,
+    /// Each context's database: `up`, or `down` with the reason.
     pub contexts: std::collections::BTreeMap<String, ContextHealth>,
 }
 
@@ -103,7 +114,7 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses(
         (status = 200, description = "Every context's database answers", body = Readiness),
-        (status = 503, description = "At least one is down; the body names it", body = Readiness),
+        (status = 503, description = "At least one is down; the body names it", body = NotReadyProblem, content_type = "application/problem+json"),
     ))]
 pub async fn ready(databases: web::Data<Databases>) -> HttpResponse {
     // `web::block` starts its work at once, so the checks run concurrently.
@@ -139,14 +150,22 @@ pub async fn ready(databases: web::Data<Databases>) -> HttpResponse {
         }
         contexts.insert(context.to_owned(), health);
     }
-    let all_up = contexts.values().all(|health| health.status == "up");
-    let body = Readiness {
-        status: if all_up { "ready" } else { "unavailable" },
-        contexts,
-    };
-    if all_up {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
+    let down: Vec<&str> = contexts
+        .iter()
+        .filter(|(_, health)| health.status != "up")
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if down.is_empty() {
+        return HttpResponse::Ok().json(Readiness {
+            status: "ready",
+            contexts,
+        });
     }
+    let problem = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready")
+        .with_detail(format!("database unavailable: {}", down.join(", ")))
+        .problem();
+    let body = serde_json::to_vec(&NotReadyProblem { problem, contexts }).unwrap_or_default();
+    HttpResponse::ServiceUnavailable()
+        .content_type(kernel::http::PROBLEM_JSON)
+        .body(body)
 }
