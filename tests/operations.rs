@@ -162,20 +162,49 @@ fn serve(data_dir: &std::path::Path, extra_env: &[(&str, &str)]) -> Running {
             }
         }
     });
+    // From here on the guard kills the child if the test fails.
+    let mut running = Running {
+        child,
+        base_url: String::new(),
+        log,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let line = log
+        let line = running
+            .log
             .recv_timeout(Duration::from_secs(60))
             .expect("tienda exited before serving");
         let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         if let Some(address) = event["http.address"].as_str() {
-            return Running {
-                child,
-                base_url: format!("http://{address}"),
-                log,
-            };
+            running.base_url = format!("http://{address}");
+            return running;
         }
         assert!(Instant::now() < deadline, "tienda did not start");
+    }
+}
+
+impl Running {
+    fn wait_for_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tienda did not exit within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
     }
 }
 
@@ -214,28 +243,14 @@ fn sigterm_drains_in_flight_requests_then_exits_cleanly() {
         200
     );
 
-    let mut child = running.child;
-    let status = wait_with_timeout(&mut child, Duration::from_secs(30));
+    let mut running = running;
+    let status = running.wait_for_exit(Duration::from_secs(30));
     assert!(status.success(), "exit status {status:?}");
     let log: Vec<String> = running.log.try_iter().collect();
     assert!(
         log.iter().any(|line| line.contains("shut down cleanly")),
         "{log:#?}"
     );
-}
-
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tienda did not exit within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -308,8 +323,8 @@ fn migrate_then_admin_create_from_stdin() {
         .expect("admin list");
     assert_eq!(users.status(), 200);
     sigterm(&running.child);
-    let mut child = running.child;
-    assert!(wait_with_timeout(&mut child, Duration::from_secs(30)).success());
+    let mut running = running;
+    assert!(running.wait_for_exit(Duration::from_secs(30)).success());
 }
 
 #[test]

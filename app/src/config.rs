@@ -12,7 +12,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Every context of the shop, in dependency order.
-pub const CONTEXTS: [&str; 5] = ["users", "catalog", "orders", "support", "orchestration"];
+pub const CONTEXTS: [&str; 5] = [
+    users::CONTEXT,
+    catalog::CONTEXT,
+    orders::CONTEXT,
+    support::CONTEXT,
+    orchestration::CONTEXT,
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,13 +184,13 @@ impl Settings {
                 )));
             }
         }
-        if let Some(url) = &self.database.url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                return Err(ConfigError(
-                    "DATABASE_URL must be a postgres:// URL; SQLite needs no URL (one file per context in data_dir)"
-                        .to_owned(),
-                ));
-            }
+        if let Some(url) = &self.database.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(
+                "DATABASE_URL must be a postgres:// URL; SQLite needs no URL (one file per context in data_dir)"
+                    .to_owned(),
+            ));
         }
         if self.auth.access_token_ttl_secs < 60 || self.auth.session_ttl_days < 1 {
             return Err(ConfigError("token lifetimes are too short".to_owned()));

@@ -95,12 +95,11 @@ impl Location {
         if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
+            && !path.is_empty()
         {
-            if !path.is_empty() {
-                return Ok(Location::Sqlite {
-                    path: path.to_owned(),
-                });
-            }
+            return Ok(Location::Sqlite {
+                path: path.to_owned(),
+            });
         }
         Err(DbError::UnsupportedUrl(redact_url(url)))
     }
@@ -261,15 +260,14 @@ impl ContextDatabase {
     /// made on first use, so a database that is down is reported by the health
     /// check rather than by a crash at start.
     pub fn open(settings: DatabaseSettings) -> Result<Self, DbError> {
-        if let Location::Sqlite { path } = &settings.location {
-            if let Some(parent) = std::path::Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|source| DbError::DataDir {
-                        path: parent.display().to_string(),
-                        source,
-                    })?;
-                }
-            }
+        if let Location::Sqlite { path } = &settings.location
+            && let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|source| DbError::DataDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
         }
         let context = settings.context;
         let backend = settings.location.backend();

@@ -150,10 +150,10 @@ impl TestDatabase {
 /// SQLite always; PostgreSQL as well when `TEST_DATABASE_URL` is set.
 pub fn test_databases(context: &'static str, migrate: MigrateFn) -> Vec<TestDatabase> {
     let mut databases = vec![TestDatabase::sqlite(context, migrate)];
-    if let Ok(url) = std::env::var(TEST_DATABASE_URL) {
-        if !url.is_empty() {
-            databases.push(TestDatabase::postgres(&url, context, migrate));
-        }
+    if let Ok(url) = std::env::var(TEST_DATABASE_URL)
+        && !url.is_empty()
+    {
+        databases.push(TestDatabase::postgres(&url, context, migrate));
     }
     databases
 }

@@ -115,11 +115,13 @@ impl TestApp {
 
     pub fn spawn_with(clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Settings)) -> Self {
         let data = tempfile::tempdir().expect("temporary data directory");
-        let mut settings = Settings::default();
-        settings.data_dir = data.path().to_path_buf();
+        let mut settings = Settings {
+            data_dir: data.path().to_path_buf(),
+            workers: 2,
+            shutdown_timeout_secs: 1,
+            ..Settings::default()
+        };
         settings.auth.password_hashing = HashingProfile::InsecureTestOnly;
-        settings.workers = 2;
-        settings.shutdown_timeout_secs = 1;
         settings.database.acquire_timeout_ms = 10_000;
         let postgres = std::env::var(TEST_DATABASE_URL)
             .ok()

@@ -436,7 +436,9 @@ impl UsersService {
                 return Err(UsersError::InvalidRefreshToken);
             }
             if !store::supersede_refresh_token(conn, &token_hash, now)? {
-                return Err(UsersError::InvalidRefreshToken);
+                // A concurrent request spent the same token first: a replay.
+                store::revoke_session(conn, session_id, "refresh_token_reuse", now)?;
+                return Ok(Outcome::Reused(session_id));
             }
             store::extend_session(conn, &session.id, now, now + self.settings.session_ttl)?;
             let user_id = UserId::parse(&account.id)

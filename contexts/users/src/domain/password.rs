@@ -66,10 +66,11 @@ impl NewPassword {
         if common_passwords().contains(lowered.as_str()) || distinct.len() <= 2 {
             return Err(PasswordError::Common);
         }
-        if let Some(local) = email_local_part {
-            if local.chars().count() >= 4 && lowered.contains(&local.to_lowercase()) {
-                return Err(PasswordError::ContainsEmail);
-            }
+        if let Some(local) = email_local_part
+            && local.chars().count() >= 4
+            && lowered.contains(&local.to_lowercase())
+        {
+            return Err(PasswordError::ContainsEmail);
         }
         Ok(Self(raw.to_owned()))
     }
