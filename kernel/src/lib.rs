@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod clock;
 pub mod db;
+pub mod events;
 pub mod http;
 pub mod id;
 pub mod mail;
