@@ -266,7 +266,7 @@ fn migrate_then_admin_create_from_stdin() {
         "{}",
         String::from_utf8_lossy(&migrate.stderr)
     );
-    assert!(String::from_utf8_lossy(&migrate.stdout).contains("users: 1 migration(s) applied"));
+    assert!(String::from_utf8_lossy(&migrate.stdout).contains("users: 2 migration(s) applied"));
     let again = tienda()
         .args(["--data-dir", &data_dir, "migrate"])
         .output()

@@ -35,11 +35,25 @@ pub enum Command {
     },
     /// Prepare every context's database (schemas, roles) and apply migrations.
     Migrate,
+    /// Events: list dead letters, replay one.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Administration tasks.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Every delivery that was given up, with its last error.
+    DeadLetters,
+    /// Queue an event's dead deliveries again (the running shop's relay
+    /// delivers them at its next sweep).
+    Replay { event_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +92,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             Err(error) => fail(&error),
         },
+        Command::Events { command } => events(settings, command),
         Command::Admin {
             command:
                 AdminCommand::Create {
@@ -107,11 +122,17 @@ fn serve(settings: Settings) -> ExitCode {
         Err(error) => return fail(&format!("cannot listen on {bind}: {error}")),
     };
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or(bind);
+    let shop = std::sync::Arc::new(shop);
+    let relays = shop.start_relays();
     let result = actix_web::rt::System::new().block_on(async move {
-        let server = crate::server::build(&shop, listener)?;
+        let server = crate::server::build(shop, listener)?;
         tracing::info!(http.address = %address, "tienda is serving; docs at /api/docs/");
         server.await
     });
+    // Requests have drained; let each relay deliver what is due, then stop.
+    for relay in relays {
+        relay.stop();
+    }
     match result {
         Ok(()) => {
             tracing::info!("shut down cleanly");
@@ -159,5 +180,48 @@ fn create_admin(settings: Settings, email: &str, display_name: &str) -> ExitCode
             ExitCode::SUCCESS
         }
         Err(error) => fail(&error),
+    }
+}
+
+fn events(settings: Settings, command: EventsCommand) -> ExitCode {
+    let shop = match Shop::assemble(settings).and_then(|shop| shop.migrate().map(|_| shop)) {
+        Ok(shop) => shop,
+        Err(error) => return fail(&error),
+    };
+    match command {
+        EventsCommand::DeadLetters => match crate::events_admin::list_dead_letters(&shop) {
+            Ok(letters) if letters.is_empty() => {
+                println!("no dead letters");
+                ExitCode::SUCCESS
+            }
+            Ok(letters) => {
+                println!(
+                    "{:<14} {:<36} {:<32} {:<32} {:>8}  last error",
+                    "context", "event id", "event", "subscriber", "attempts"
+                );
+                for letter in letters {
+                    let dead = letter.dead_letter;
+                    println!(
+                        "{:<14} {:<36} {:<32} {:<32} {:>8}  {}",
+                        letter.context,
+                        dead.event_id,
+                        dead.event_name,
+                        dead.subscriber,
+                        dead.attempts,
+                        dead.last_error.unwrap_or_default()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        },
+        EventsCommand::Replay { event_id } => match crate::events_admin::replay(&shop, &event_id) {
+            Ok(0) => fail(&format!("no dead letter for event {event_id}")),
+            Ok(n) => {
+                println!("queued {n} delivery(ies) of event {event_id} again");
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        },
     }
 }

@@ -36,6 +36,7 @@ pub struct Settings {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub events: EventsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -79,6 +80,21 @@ pub struct AuthConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Delivery attempts before an event is dead-lettered for a subscriber.
+    pub max_attempts: u32,
+    /// First retry delay; it doubles per attempt up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How often each relay looks for work without being woken.
+    pub sweep_interval_ms: u64,
+    /// How long a relay's claim on its outbox lasts; a crashed instance's
+    /// relay is replaced after this.
+    pub lease_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MailConfig {
     pub from: String,
     /// `smtp://host:25`, `smtps://user:pass@host`, … Unset: messages are
@@ -110,6 +126,13 @@ impl Default for Settings {
                 session_ttl_days: 30,
                 lockout_threshold: 5,
                 lockout_window_secs: 900,
+            },
+            events: EventsConfig {
+                max_attempts: 10,
+                retry_base_ms: 500,
+                retry_max_ms: 600_000,
+                sweep_interval_ms: 1_000,
+                lease_ttl_secs: 15,
             },
             mail: MailConfig {
                 from: "Tienda <no-reply@tienda.localhost>".to_owned(),
@@ -194,6 +217,11 @@ impl Settings {
         }
         if self.auth.access_token_ttl_secs < 60 || self.auth.session_ttl_days < 1 {
             return Err(ConfigError("token lifetimes are too short".to_owned()));
+        }
+        if self.events.max_attempts == 0 || self.events.sweep_interval_ms == 0 {
+            return Err(ConfigError(
+                "events.max_attempts and events.sweep_interval_ms must be at least 1".to_owned(),
+            ));
         }
         if self.auth.lockout_threshold == 0 {
             return Err(ConfigError(

@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod events_admin;
+pub mod metrics;
 pub mod openapi;
 pub mod server;
 pub mod telemetry;

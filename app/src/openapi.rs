@@ -11,9 +11,18 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
             Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         license(name = "MIT OR Apache-2.0"),
     ),
-    paths(crate::server::live, crate::server::ready),
+    paths(
+        crate::server::live,
+        crate::server::ready,
+        crate::metrics::metrics,
+        crate::events_admin::dead_letters,
+        crate::events_admin::replay_event
+    ),
     components(schemas(kernel::http::Problem, kernel::http::FieldError)),
-    tags((name = "operations", description = "Health checks")),
+    tags(
+        (name = "operations", description = "Health checks and metrics"),
+        (name = "admin", description = "Administration (role `admin`)"),
+    ),
 )]
 struct ShopApi;
 

@@ -1,6 +1,7 @@
 //! The HTTP server: cross-cutting middleware, every context's routes, the
 //! OpenAPI document and the operational endpoints.
 
+use crate::metrics::MetricsSources;
 use crate::openapi::api_doc;
 use crate::wiring::Shop;
 use actix_web::dev::{Server, Service};
@@ -15,6 +16,7 @@ use kernel::http::{
 };
 use serde::Serialize;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_swagger_ui::SwaggerUi;
@@ -25,10 +27,15 @@ pub struct Databases(Vec<ContextDatabase>);
 
 /// Binds the shop's HTTP server to `listener`; the returned server must be
 /// awaited (or spawned) to run. SIGTERM/SIGINT start a graceful shutdown.
-pub fn build(shop: &Shop, listener: TcpListener) -> std::io::Result<Server> {
+pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> {
     let users = web::Data::from(shop.users.clone());
     let authenticator = web::Data::new(shop.authenticator());
     let databases = web::Data::new(Databases(shop.databases.clone()));
+    let metrics = web::Data::new(MetricsSources::from_relays(
+        &shop.relays,
+        shop.clock.clone(),
+    ));
+    let shop_data = web::Data::from(shop.clone());
     let openapi = api_doc();
     let workers = match shop.settings.workers {
         0 => std::thread::available_parallelism()
@@ -45,6 +52,8 @@ pub fn build(shop: &Shop, listener: TcpListener) -> std::io::Result<Server> {
             .app_data(users.clone())
             .app_data(authenticator.clone())
             .app_data(databases.clone())
+            .app_data(metrics.clone())
+            .app_data(shop_data.clone())
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
             .wrap_fn(|req, srv| {
                 let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
@@ -62,9 +71,11 @@ pub fn build(shop: &Shop, listener: TcpListener) -> std::io::Result<Server> {
             .wrap(TracingLogger::default())
             .service(web::resource("/health/live").route(web::get().to(live)))
             .service(web::resource("/health/ready").route(web::get().to(ready)))
+            .service(web::resource("/metrics").route(web::get().to(crate::metrics::metrics)))
             .service(web::redirect("/api/docs", "/api/docs/"))
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
             .configure(users::configure)
+            .configure(crate::events_admin::configure)
             .default_service(web::to(route_not_found))
     })
     .workers(workers)

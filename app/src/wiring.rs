@@ -7,10 +7,15 @@ use kernel::clock::{Clock, SystemClock};
 use kernel::db::{
     ContextDatabase, DatabaseSettings, DbError, Location, MigrateFn, provision_postgres,
 };
+use kernel::events::{
+    EventBus, Outbox, Relay, RelayHandle, RelayMetrics, RelaySettings, RetryPolicy,
+};
 use kernel::mail::{FileMailer, Mailer, SmtpMailer};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use users::passwords::{HashingProfile, PasswordHasher};
+use users::service::UsersPorts;
 use users::tokens::{SigningKey, TokenIssuer};
 use users::{InProcessUsersApi, UsersService, UsersSettings};
 
@@ -33,10 +38,23 @@ fn migrations_of(context: &str) -> Option<MigrateFn> {
     }
 }
 
+/// One context's relay, ready to run, and what `/metrics` reads of it.
+pub struct RelayInfo {
+    pub context: &'static str,
+    pub db: ContextDatabase,
+    pub metrics: Arc<RelayMetrics>,
+}
+
 /// The assembled shop: every context's database and service.
 pub struct Shop {
     pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
     pub databases: Vec<ContextDatabase>,
+    /// The in-process transport; subscribers register here.
+    pub bus: EventBus,
+    /// The contexts that publish events, with their relays' counters.
+    pub relays: Vec<RelayInfo>,
+    idle_relays: Mutex<Vec<Relay>>,
     pub users: Arc<UsersService>,
     pub users_api: Arc<InProcessUsersApi>,
 }
@@ -98,21 +116,79 @@ impl Shop {
                 settings.mail.from.clone(),
             )),
         };
+        let bus = EventBus::new();
+        let relay_settings = RelaySettings {
+            retry: RetryPolicy {
+                max_attempts: settings.events.max_attempts,
+                base_delay: Duration::from_millis(settings.events.retry_base_ms),
+                max_delay: Duration::from_millis(settings.events.retry_max_ms),
+            },
+            sweep_interval: Duration::from_millis(settings.events.sweep_interval_ms),
+            lease_ttl: Duration::from_secs(settings.events.lease_ttl_secs),
+            ..RelaySettings::default()
+        };
+        let users_outbox = Outbox::new(users::CONTEXT, clock.clone());
+        // One relay per context that publishes events.
+        let (relays, idle_relays): (Vec<RelayInfo>, Vec<Relay>) = [(&users_db, &users_outbox)]
+            .into_iter()
+            .map(|(db, outbox)| {
+                let relay = Relay::new(
+                    db.clone(),
+                    outbox.wake(),
+                    Arc::new(bus.clone()),
+                    clock.clone(),
+                    relay_settings,
+                );
+                (
+                    RelayInfo {
+                        context: db.context(),
+                        db: db.clone(),
+                        metrics: relay.metrics(),
+                    },
+                    relay,
+                )
+            })
+            .unzip();
+
         let users = Arc::new(UsersService::new(
-            users_db,
-            clock,
-            PasswordHasher::new(settings.auth.password_hashing),
-            TokenIssuer::new(&key, users_settings.access_token_ttl),
-            mailer,
+            UsersPorts {
+                db: users_db,
+                clock: clock.clone(),
+                hasher: PasswordHasher::new(settings.auth.password_hashing),
+                tokens: TokenIssuer::new(&key, users_settings.access_token_ttl),
+                mailer,
+                outbox: users_outbox,
+            },
             users_settings,
         ));
         let users_api = Arc::new(InProcessUsersApi::new(users.clone()));
         Ok(Self {
             settings,
+            clock,
             databases,
+            bus,
+            relays,
+            idle_relays: Mutex::new(idle_relays),
             users,
             users_api,
         })
+    }
+
+    /// Starts every context's relay on its own thread (once; later calls
+    /// start nothing). Stopping a handle drains what is due first.
+    pub fn start_relays(&self) -> Vec<RelayHandle> {
+        let idle = std::mem::take(
+            &mut *self
+                .idle_relays
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        idle.into_iter().map(Relay::spawn).collect()
+    }
+
+    /// The database of a context, by name.
+    pub fn database(&self, context: &str) -> Option<&ContextDatabase> {
+        self.databases.iter().find(|db| db.context() == context)
     }
 
     pub fn authenticator(&self) -> Arc<dyn Authenticator> {

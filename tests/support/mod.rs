@@ -21,6 +21,7 @@ pub struct TestApp {
     pub shop: Arc<Shop>,
     pub data_dir: PathBuf,
     handle: actix_web::dev::ServerHandle,
+    relays: Vec<kernel::events::RelayHandle>,
     thread: Option<std::thread::JoinHandle<()>>,
     agent: ureq::Agent,
     // Dropped last: the database outlives the server using it.
@@ -139,10 +140,11 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let port = listener.local_addr().expect("address").port();
         let (sender, receiver) = std::sync::mpsc::channel();
+        let relays = shop.start_relays();
         let server_shop = shop.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = tienda::server::build(&server_shop, listener).expect("build server");
+                let server = tienda::server::build(server_shop, listener).expect("build server");
                 sender
                     .send(server.handle())
                     .expect("hand over the server handle");
@@ -158,11 +160,28 @@ impl TestApp {
             data_dir: data.path().to_path_buf(),
             shop,
             handle,
+            relays,
             thread: Some(thread),
             agent,
             _data: data,
             _postgres: postgres,
         }
+    }
+
+    /// Environment for running the `tienda` binary against this app's data.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![(
+            "TIENDA_DATA_DIR".to_owned(),
+            self.data_dir.display().to_string(),
+        )];
+        if let Some(postgres) = &self._postgres {
+            env.push(("DATABASE_URL".to_owned(), postgres.url().to_owned()));
+            env.push((
+                "TIENDA_DATABASE__ROLE_PREFIX".to_owned(),
+                postgres.role_prefix().to_owned(),
+            ));
+        }
+        env
     }
 
     pub fn backend(&self) -> &'static str {
@@ -368,6 +387,9 @@ impl Drop for TestApp {
         actix_web::rt::System::new().block_on(stop);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        for relay in self.relays.drain(..) {
+            relay.stop();
         }
     }
 }

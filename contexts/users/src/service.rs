@@ -13,10 +13,14 @@ use crate::tokens::{TokenError, TokenIssuer, hash_secret, new_secret};
 use chrono::{DateTime, Duration, Utc};
 use kernel::auth::{AuthError, Principal, Role};
 use kernel::db::{ContextDatabase, DbConn, DbError, write_transaction};
+use kernel::events::Outbox;
 use kernel::http::FieldError;
 use kernel::mail::{MailMessage, Mailer};
 use kernel::{Clock, Currency, SessionId, UserId};
 use std::sync::Arc;
+use users_api::events::{
+    DeactivationReason, UserDeactivated, UserErased, UserProfileUpdated, UserRegistered,
+};
 
 /// Policy knobs of the users context, with production defaults.
 #[derive(Debug, Clone)]
@@ -159,30 +163,44 @@ pub struct AccountPage {
 const PURPOSE_VERIFY: &str = "verify_email";
 const PURPOSE_RESET: &str = "password_reset";
 
+/// The ports the users context is built from; `app` supplies them.
+pub struct UsersPorts {
+    pub db: ContextDatabase,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
+    pub tokens: TokenIssuer,
+    pub mailer: Arc<dyn Mailer>,
+    /// Where the context records the events it publishes.
+    pub outbox: Outbox,
+}
+
 pub struct UsersService {
     db: ContextDatabase,
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
     tokens: TokenIssuer,
     mailer: Arc<dyn Mailer>,
+    outbox: Outbox,
     settings: UsersSettings,
 }
 
 impl UsersService {
-    pub fn new(
-        db: ContextDatabase,
-        clock: Arc<dyn Clock>,
-        hasher: PasswordHasher,
-        tokens: TokenIssuer,
-        mailer: Arc<dyn Mailer>,
-        settings: UsersSettings,
-    ) -> Self {
+    pub fn new(ports: UsersPorts, settings: UsersSettings) -> Self {
+        let UsersPorts {
+            db,
+            clock,
+            hasher,
+            tokens,
+            mailer,
+            outbox,
+        } = ports;
         Self {
             db,
             clock,
             hasher,
             tokens,
             mailer,
+            outbox,
             settings,
         }
     }
@@ -229,10 +247,23 @@ impl UsersService {
             created_at: now,
             updated_at: now,
         };
+        let account = row.to_account()?;
         let mut conn = self.conn()?;
-        store::insert_account(&mut conn, &row)?;
+        self.outbox.transaction(&mut conn, |conn| {
+            store::insert_account(conn, &row)?;
+            self.outbox.record(
+                conn,
+                &UserRegistered {
+                    user_id: account.id,
+                    email: account.email.as_str().to_owned(),
+                    display_name: account.display_name.as_str().to_owned(),
+                    roles: account.roles.clone(),
+                },
+            )?;
+            Ok::<_, UsersError>(())
+        })?;
         tracing::info!(user.id = %row.id, "account registered");
-        Ok(row.to_account()?)
+        Ok(account)
     }
 
     pub fn account(&self, id: UserId) -> Result<Account, UsersError> {
@@ -248,7 +279,7 @@ impl UsersService {
     ) -> Result<Account, UsersError> {
         let now = to_db_time(self.clock.now());
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.outbox.transaction(&mut conn, |conn| {
             let mut row = store::find_account(conn, id)?.ok_or(UsersError::NotFound("account"))?;
             if let Some(name) = changes.display_name {
                 row.display_name = name.as_str().to_owned();
@@ -271,7 +302,18 @@ impl UsersService {
             }
             row.updated_at = now;
             store::save_account(conn, &row)?;
-            Ok(row.to_account()?)
+            let account = row.to_account()?;
+            self.outbox.record(
+                conn,
+                &UserProfileUpdated {
+                    user_id: account.id,
+                    display_name: account.display_name.as_str().to_owned(),
+                    language: account.preferences.language.as_str().to_owned(),
+                    currency: account.preferences.currency.code().to_owned(),
+                    marketing_opt_in: account.preferences.marketing_opt_in,
+                },
+            )?;
+            Ok(account)
         })
     }
 
@@ -280,7 +322,7 @@ impl UsersService {
     pub fn erase_account(&self, id: UserId) -> Result<(), UsersError> {
         let now = self.clock.now();
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.outbox.transaction(&mut conn, |conn| {
             let mut row = store::find_account(conn, id)?.ok_or(UsersError::NotFound("account"))?;
             row.email = Email::erased_placeholder(&id).as_str().to_owned();
             // Not a PHC string: nothing verifies against it.
@@ -296,6 +338,14 @@ impl UsersService {
             store::save_account(conn, &row)?;
             store::revoke_sessions_of(conn, id, None, "account_erased", now)?;
             store::void_tokens_of(conn, id, None, now)?;
+            self.outbox.record(
+                conn,
+                &UserDeactivated {
+                    user_id: id,
+                    reason: DeactivationReason::Erased,
+                },
+            )?;
+            self.outbox.record(conn, &UserErased { user_id: id })?;
             Ok::<_, UsersError>(())
         })?;
         tracing::info!(user.id = %id, "account erased");
@@ -781,7 +831,7 @@ impl UsersService {
         }
         let now = self.clock.now();
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.outbox.transaction(&mut conn, |conn| {
             let mut row = store::find_account(conn, id)?.ok_or(UsersError::NotFound("account"))?;
             if row.erased_at.is_some() && active == Some(true) {
                 return Err(UsersError::Conflict(
@@ -795,6 +845,13 @@ impl UsersService {
             if let Some(active) = active {
                 if row.active && !active {
                     store::revoke_sessions_of(conn, id, None, "deactivated", now)?;
+                    self.outbox.record(
+                        conn,
+                        &UserDeactivated {
+                            user_id: id,
+                            reason: DeactivationReason::Administrator,
+                        },
+                    )?;
                 }
                 row.active = active;
             }

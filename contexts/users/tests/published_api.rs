@@ -5,12 +5,13 @@ use chrono::Utc;
 use kernel::UserId;
 use kernel::auth::{AuthError, Authenticator};
 use kernel::clock::ManualClock;
+use kernel::events::Outbox;
 use kernel::mail::MockMailer;
 use kernel::testing::test_databases;
 use std::sync::Arc;
 use users::domain::{DisplayName, Email, NewPassword};
 use users::passwords::{HashingProfile, PasswordHasher};
-use users::service::Registration;
+use users::service::{Registration, UsersPorts};
 use users::tokens::{SigningKey, TokenIssuer};
 use users::{InProcessUsersApi, UsersService, UsersSettings};
 use users_api::UsersApi;
@@ -19,12 +20,16 @@ use users_api::UsersApi;
 fn other_contexts_authenticate_and_read_summaries_through_the_trait() {
     for db in test_databases(users::CONTEXT, users::migrate) {
         let settings = UsersSettings::default();
+        let clock = Arc::new(ManualClock::new(Utc::now()));
         let service = Arc::new(UsersService::new(
-            db.db.clone(),
-            Arc::new(ManualClock::new(Utc::now())),
-            PasswordHasher::new(HashingProfile::InsecureTestOnly),
-            TokenIssuer::new(&SigningKey::generate(), settings.access_token_ttl),
-            Arc::new(MockMailer::new()),
+            UsersPorts {
+                db: db.db.clone(),
+                clock: clock.clone(),
+                hasher: PasswordHasher::new(HashingProfile::InsecureTestOnly),
+                tokens: TokenIssuer::new(&SigningKey::generate(), settings.access_token_ttl),
+                mailer: Arc::new(MockMailer::new()),
+                outbox: Outbox::new(users::CONTEXT, clock),
+            },
             settings,
         ));
         let account = service

@@ -4,12 +4,13 @@
 use chrono::{Duration, Utc};
 use kernel::auth::{AuthError, Role};
 use kernel::clock::ManualClock;
+use kernel::events::Outbox;
 use kernel::mail::{MailError, MailMessage, MockMailer};
 use kernel::testing::{TestDatabase, test_databases};
 use std::sync::{Arc, Mutex};
 use users::domain::{DisplayName, Email, NewPassword};
 use users::passwords::{HashingProfile, PasswordHasher};
-use users::service::{ProfileChanges, Registration};
+use users::service::{ProfileChanges, Registration, UsersPorts};
 use users::tokens::{SigningKey, TokenIssuer};
 use users::{UsersError, UsersService, UsersSettings};
 
@@ -20,7 +21,7 @@ struct Fixture {
     clock: Arc<ManualClock>,
     mails: Arc<Mutex<Vec<MailMessage>>>,
     label: &'static str,
-    _db: TestDatabase,
+    db: TestDatabase,
 }
 
 /// A mailer mock that records what it was asked to send.
@@ -51,11 +52,14 @@ fn fixture_with(
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let settings = UsersSettings::default();
     let service = Arc::new(UsersService::new(
-        db.db.clone(),
-        clock.clone(),
-        PasswordHasher::new(HashingProfile::InsecureTestOnly),
-        TokenIssuer::new(&SigningKey::generate(), settings.access_token_ttl),
-        mailer,
+        UsersPorts {
+            db: db.db.clone(),
+            clock: clock.clone(),
+            hasher: PasswordHasher::new(HashingProfile::InsecureTestOnly),
+            tokens: TokenIssuer::new(&SigningKey::generate(), settings.access_token_ttl),
+            mailer,
+            outbox: Outbox::new(users::CONTEXT, clock.clone()),
+        },
         settings,
     ));
     Fixture {
@@ -63,7 +67,7 @@ fn fixture_with(
         clock,
         mails,
         label: db.label(),
-        _db: db,
+        db,
     }
 }
 
@@ -404,5 +408,108 @@ fn lockout_counts_failures_per_email_within_the_window() {
         f.service
             .login("lock@example.com", PASSWORD, None)
             .expect("unlocked");
+    }
+}
+
+#[test]
+fn every_change_publishes_its_event_in_the_same_transaction() {
+    use kernel::events::{EventBus, Relay, RelaySettings, admin};
+    use users_api::events::{DeactivationReason, UserDeactivated, UserErased};
+    for f in fixtures() {
+        let account = f
+            .service
+            .register(registration("events@example.com"))
+            .expect("register");
+        assert!(matches!(
+            f.service.register(registration("events@example.com")),
+            Err(UsersError::EmailTaken)
+        ));
+        f.service
+            .update_profile(
+                account.id,
+                ProfileChanges {
+                    marketing_opt_in: Some(true),
+                    ..ProfileChanges::default()
+                },
+            )
+            .expect("profile");
+        f.service
+            .create_account(registration("chief@example.com"), &[Role::Admin])
+            .expect("admin");
+        let login = f
+            .service
+            .login("chief@example.com", PASSWORD, None)
+            .expect("login");
+        let chief = f.service.authenticate(&login.access_token).expect("auth");
+        f.service
+            .administer(&chief, account.id, None, Some(false))
+            .expect("deactivate");
+        f.service
+            .administer(&chief, account.id, None, Some(true))
+            .expect("reactivate");
+        f.service.erase_account(account.id).expect("erase");
+
+        let mut conn = f.db.db.conn().expect("conn");
+        let names: Vec<String> = admin::recorded_events(&mut conn)
+            .expect("outbox")
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "users.UserRegistered.v1",
+                "users.UserProfileUpdated.v1",
+                "users.UserRegistered.v1",
+                "users.UserDeactivated.v1",
+                "users.UserDeactivated.v1",
+                "users.UserErased.v1",
+            ],
+            "{}: the failed duplicate sign-up published nothing",
+            f.label
+        );
+
+        // A subscriber gets the typed events.
+        let bus = EventBus::new();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (on_deactivated, on_erased) = (seen.clone(), seen.clone());
+        bus.subscribe::<UserDeactivated, _>(
+            "test.deactivations",
+            f.db.db.clone(),
+            move |_, event, _| {
+                let reason = match event.reason {
+                    DeactivationReason::Administrator => "administrator",
+                    DeactivationReason::Erased => "erased",
+                };
+                on_deactivated
+                    .lock()
+                    .expect("seen")
+                    .push(format!("deactivated:{reason}"));
+                Ok(())
+            },
+        );
+        bus.subscribe::<UserErased, _>(
+            "test.erasures",
+            f.db.db.clone(),
+            move |_, event: UserErased, _| {
+                assert_eq!(event.user_id, account.id);
+                on_erased.lock().expect("seen").push("erased".to_owned());
+                Ok(())
+            },
+        );
+        let relay = Relay::new(
+            f.db.db.clone(),
+            kernel::events::Wake::new(),
+            Arc::new(bus),
+            f.clock.clone(),
+            RelaySettings::default(),
+        );
+        while relay.run_once().expect("pass").progressed() {}
+        assert_eq!(
+            *seen.lock().expect("seen"),
+            vec!["deactivated:administrator", "deactivated:erased", "erased"],
+            "{}",
+            f.label
+        );
     }
 }

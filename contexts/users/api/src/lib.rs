@@ -40,3 +40,75 @@ pub trait UsersApi: Send + Sync {
     /// A user's summary, or `None` if no account has this id.
     async fn user_summary(&self, id: UserId) -> Result<Option<UserSummary>, UsersApiError>;
 }
+
+/// Events the users context publishes (DESIGN.md §1). Subscribers receive
+/// these typed structs; the wire name is `users.<Name>.v1`.
+pub mod events {
+    use kernel::UserId;
+    use kernel::auth::Role;
+    use kernel::events::Event;
+    use serde::{Deserialize, Serialize};
+
+    /// A customer signed up (or an admin was created).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UserRegistered {
+        pub user_id: UserId,
+        pub email: String,
+        pub display_name: String,
+        pub roles: Vec<Role>,
+    }
+
+    impl Event for UserRegistered {
+        const NAME: &'static str = "users.UserRegistered";
+        const VERSION: u32 = 1;
+    }
+
+    /// The public part of a profile changed. Contact details (phone,
+    /// addresses) are not broadcast: ask `UsersApi` when they are needed.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UserProfileUpdated {
+        pub user_id: UserId,
+        pub display_name: String,
+        pub language: String,
+        pub currency: String,
+        pub marketing_opt_in: bool,
+    }
+
+    impl Event for UserProfileUpdated {
+        const NAME: &'static str = "users.UserProfileUpdated";
+        const VERSION: u32 = 1;
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum DeactivationReason {
+        /// An administrator deactivated the account.
+        Administrator,
+        /// The customer deleted their account.
+        Erased,
+    }
+
+    /// The account can no longer sign in; its sessions have ended.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UserDeactivated {
+        pub user_id: UserId,
+        pub reason: DeactivationReason,
+    }
+
+    impl Event for UserDeactivated {
+        const NAME: &'static str = "users.UserDeactivated";
+        const VERSION: u32 = 1;
+    }
+
+    /// The customer's personal data was erased. Every context holding
+    /// personal data about this user must anonymise it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UserErased {
+        pub user_id: UserId,
+    }
+
+    impl Event for UserErased {
+        const NAME: &'static str = "users.UserErased";
+        const VERSION: u32 = 1;
+    }
+}

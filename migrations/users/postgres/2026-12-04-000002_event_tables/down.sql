@@ -1,0 +1,4 @@
+DROP TABLE inbox;
+DROP TABLE outbox_relay_lease;
+DROP TABLE outbox_deliveries;
+DROP TABLE outbox;
