@@ -22,14 +22,9 @@ impl From<DieselError> for HandlerError {
     }
 }
 
-enum Outcome {
-    Applied,
-    AlreadyHandled,
-}
-
-/// Inside the transaction: a lost race on the inbox key is not a failure.
+/// Inside the transaction: an inbox key that exists is not a failure.
 enum Abort {
-    /// A concurrent delivery of the same event inserted the inbox row first.
+    /// The event was handled before (or a concurrent delivery just did).
     Duplicate,
     Failed(HandlerError),
 }
@@ -57,14 +52,8 @@ where
     let mut conn = db.conn()?;
     let event_id = envelope.id.to_string();
     let result = write_transaction(&mut conn, |conn| {
-        let seen: i64 = inbox::table
-            .filter(inbox::subscriber.eq(subscriber))
-            .filter(inbox::event_id.eq(&event_id))
-            .count()
-            .get_result(conn)?;
-        if seen > 0 {
-            return Ok(Outcome::AlreadyHandled);
-        }
+        // Insert first: the primary key is the check. A duplicate aborts the
+        // transaction (on PostgreSQL too), which is what a redelivery needs.
         diesel::insert_into(inbox::table)
             .values((
                 inbox::subscriber.eq(subscriber),
@@ -78,12 +67,11 @@ where
                 }
                 other => Abort::from(other),
             })?;
-        effect(conn).map_err(Abort::Failed)?;
-        Ok::<_, Abort>(Outcome::Applied)
+        effect(conn).map_err(Abort::Failed)
     });
     match result {
-        Ok(Outcome::Applied) => Ok(true),
-        Ok(Outcome::AlreadyHandled) | Err(Abort::Duplicate) => Ok(false),
+        Ok(()) => Ok(true),
+        Err(Abort::Duplicate) => Ok(false),
         Err(Abort::Failed(error)) => Err(error),
     }
 }

@@ -352,6 +352,10 @@ impl Relay {
                 outbox::causation_id,
             ))
             .load(conn)?;
+        // Successes are marked in one statement per batch rather than one
+        // commit each; a crash in between only means a redelivery, which the
+        // subscriber's inbox absorbs.
+        let mut delivered = Vec::new();
         for delivery in due {
             let now = self.now();
             if delivery.next_attempt_at > now {
@@ -362,61 +366,69 @@ impl Relay {
                     .deliver(subscriber, &envelope)
                     .map_err(|error| error.0)
             });
+            let attempts = delivery.attempts + 1;
+            let error = match outcome {
+                Ok(()) => {
+                    delivered.push(delivery.event_seq);
+                    continue;
+                }
+                Err(error) => error,
+            };
             let row = outbox_deliveries::table
                 .filter(outbox_deliveries::event_seq.eq(delivery.event_seq))
                 .filter(outbox_deliveries::subscriber.eq(subscriber));
-            let attempts = delivery.attempts + 1;
-            match outcome {
-                Ok(()) => {
-                    diesel::update(row)
-                        .set((
-                            outbox_deliveries::status.eq(DELIVERED),
-                            outbox_deliveries::attempts.eq(attempts),
-                            outbox_deliveries::delivered_at.eq(Some(now)),
-                        ))
-                        .execute(conn)?;
-                    report.delivered += 1;
-                    self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(error) if attempts as u32 >= self.settings.retry.max_attempts => {
-                    diesel::update(row)
-                        .set((
-                            outbox_deliveries::status.eq(DEAD),
-                            outbox_deliveries::attempts.eq(attempts),
-                            outbox_deliveries::last_error.eq(Some(&error)),
-                        ))
-                        .execute(conn)?;
-                    tracing::error!(
-                        event.context = self.context(), event.seq = delivery.event_seq, event.name = %delivery.name,
-                        event.subscriber = subscriber, error = %error, "delivery dead-lettered"
-                    );
-                    report.failed += 1;
-                    report.dead_lettered += 1;
-                    self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                    self.metrics.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                    // A dead letter no longer holds up the events behind it.
-                }
-                Err(error) => {
-                    let delay = self.settings.retry.delay(attempts as u32);
-                    let retry_at = now
-                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
-                    diesel::update(row)
-                        .set((
-                            outbox_deliveries::attempts.eq(attempts),
-                            outbox_deliveries::next_attempt_at.eq(retry_at),
-                            outbox_deliveries::last_error.eq(Some(&error)),
-                        ))
-                        .execute(conn)?;
-                    tracing::warn!(
-                        event.context = self.context(), event.seq = delivery.event_seq, event.name = %delivery.name,
-                        event.subscriber = subscriber, attempt = attempts, retry_in_ms = delay.as_millis() as u64,
-                        error = %error, "delivery failed; will retry"
-                    );
-                    report.failed += 1;
-                    self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
+            report.failed += 1;
+            self.metrics.failed.fetch_add(1, Ordering::Relaxed);
+            if attempts as u32 >= self.settings.retry.max_attempts {
+                diesel::update(row)
+                    .set((
+                        outbox_deliveries::status.eq(DEAD),
+                        outbox_deliveries::attempts.eq(attempts),
+                        outbox_deliveries::last_error.eq(Some(&error)),
+                    ))
+                    .execute(conn)?;
+                tracing::error!(
+                    event.context = self.context(), event.seq = delivery.event_seq, event.name = %delivery.name,
+                    event.subscriber = subscriber, error = %error, "delivery dead-lettered"
+                );
+                report.dead_lettered += 1;
+                self.metrics.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                // A dead letter no longer holds up the events behind it.
+                continue;
             }
+            let delay = self.settings.retry.delay(attempts as u32);
+            let retry_at =
+                now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
+            diesel::update(row)
+                .set((
+                    outbox_deliveries::attempts.eq(attempts),
+                    outbox_deliveries::next_attempt_at.eq(retry_at),
+                    outbox_deliveries::last_error.eq(Some(&error)),
+                ))
+                .execute(conn)?;
+            tracing::warn!(
+                event.context = self.context(), event.seq = delivery.event_seq, event.name = %delivery.name,
+                event.subscriber = subscriber, attempt = attempts, retry_in_ms = delay.as_millis() as u64,
+                error = %error, "delivery failed; will retry"
+            );
+            break;
+        }
+        if !delivered.is_empty() {
+            diesel::update(
+                outbox_deliveries::table
+                    .filter(outbox_deliveries::subscriber.eq(subscriber))
+                    .filter(outbox_deliveries::event_seq.eq_any(&delivered)),
+            )
+            .set((
+                outbox_deliveries::status.eq(DELIVERED),
+                outbox_deliveries::attempts.eq(outbox_deliveries::attempts + 1),
+                outbox_deliveries::delivered_at.eq(Some(self.now())),
+            ))
+            .execute(conn)?;
+            report.delivered += delivered.len();
+            self.metrics
+                .delivered
+                .fetch_add(delivered.len() as u64, Ordering::Relaxed);
         }
         Ok(())
     }
