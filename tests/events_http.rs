@@ -62,6 +62,10 @@ fn a_subscriber_receives_the_typed_event_once() {
         account["id"].as_str().expect("id")
     );
 
+    // Deliveries are counted once the relay marks them, just after the handler.
+    wait_for("the delivery to be counted", || {
+        metric(&app.get("/metrics", None).text, "tienda_events_delivered_total", "users").unwrap_or(0.0) >= 1.0
+    });
     let metrics = app.get("/metrics", None);
     assert_eq!(metrics.status, 200);
     assert!(
