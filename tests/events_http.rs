@@ -64,7 +64,13 @@ fn a_subscriber_receives_the_typed_event_once() {
 
     // Deliveries are counted once the relay marks them, just after the handler.
     wait_for("the delivery to be counted", || {
-        metric(&app.get("/metrics", None).text, "tienda_events_delivered_total", "users").unwrap_or(0.0) >= 1.0
+        metric(
+            &app.get("/metrics", None).text,
+            "tienda_events_delivered_total",
+            "users",
+        )
+        .unwrap_or(0.0)
+            >= 1.0
     });
     let metrics = app.get("/metrics", None);
     assert_eq!(metrics.status, 200);

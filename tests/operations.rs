@@ -26,14 +26,12 @@ fn liveness_and_readiness() {
 
 #[test]
 fn readiness_names_the_context_whose_database_is_down() {
-    let app = TestApp::spawn_with(std::sync::Arc::new(kernel::SystemClock), |settings| {
-        // A directory is no database: the catalog cannot connect.
-        let url = format!("sqlite://{}", settings.data_dir.display());
-        settings
-            .database
-            .context_urls
-            .insert("catalog".to_owned(), url);
-    });
+    let app = TestApp::spawn();
+    // Every catalog connection taken: to the readiness check the catalog's
+    // database is as unreachable as a server that is down.
+    let max = app.shop.settings.database.max_connections as usize;
+    let catalog = app.shop.database("catalog").expect("catalog db");
+    let _held: Vec<_> = (0..max).map(|_| catalog.conn().expect("conn")).collect();
     let ready = app.get("/health/ready", None);
     assert_eq!(ready.status, 503, "{}", ready.text);
     assert_eq!(

@@ -35,6 +35,13 @@ pub enum Command {
     },
     /// Prepare every context's database (schemas, roles) and apply migrations.
     Migrate,
+    /// Fill the catalog: `--demo` for a small shop, `--products N` for benchmarks.
+    Seed {
+        #[arg(long)]
+        demo: bool,
+        #[arg(long)]
+        products: Option<usize>,
+    },
     /// Events: list dead letters, replay one.
     Events {
         #[command(subcommand)]
@@ -93,6 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Err(error) => fail(&error),
         },
         Command::Events { command } => events(settings, command),
+        Command::Seed { demo, products } => seed(settings, demo, products),
         Command::Admin {
             command:
                 AdminCommand::Create {
@@ -124,12 +132,14 @@ fn serve(settings: Settings) -> ExitCode {
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or(bind);
     let shop = std::sync::Arc::new(shop);
     let relays = shop.start_relays();
+    let sweeper = shop.start_sweeper(std::time::Duration::from_secs(30));
     let result = actix_web::rt::System::new().block_on(async move {
         let server = crate::server::build(shop, listener)?;
         tracing::info!(http.address = %address, "tienda is serving; docs at /api/docs/");
         server.await
     });
     // Requests have drained; let each relay deliver what is due, then stop.
+    drop(sweeper);
     for relay in relays {
         relay.stop();
     }
@@ -223,5 +233,48 @@ fn events(settings: Settings, command: EventsCommand) -> ExitCode {
             }
             Err(error) => fail(&error),
         },
+    }
+}
+
+fn seed(settings: Settings, demo: bool, products: Option<usize>) -> ExitCode {
+    let count = match (demo, products) {
+        (_, Some(n)) => n,
+        (true, None) => 300,
+        (false, None) => return fail(&"say --demo or --products N"),
+    };
+    let shop = match Shop::assemble(settings).and_then(|shop| shop.migrate().map(|_| shop)) {
+        Ok(shop) => shop,
+        Err(error) => return fail(&error),
+    };
+    // Number new products after the existing ones, so seeding twice adds
+    // rather than colliding on SKUs.
+    let first = match shop.catalog.search(catalog::service::SearchRequest {
+        text: None,
+        category: None,
+        min_price: None,
+        max_price: None,
+        in_stock: false,
+        sort: None,
+        after: None,
+        limit: 1,
+    }) {
+        Ok(page) => page.items.first().map(|p| p.seq as usize).unwrap_or(0),
+        Err(error) => return fail(&error),
+    };
+    let relays = shop.start_relays();
+    let started = std::time::Instant::now();
+    let result = catalog::seed::seed_products(&shop.catalog, count, first);
+    for relay in relays {
+        relay.stop();
+    }
+    match result {
+        Ok(n) => {
+            println!(
+                "seeded {n} products in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error),
     }
 }

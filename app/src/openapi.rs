@@ -30,6 +30,7 @@ struct ShopApi;
 pub fn api_doc() -> utoipa::openapi::OpenApi {
     let mut doc = ShopApi::openapi();
     doc.merge(users::UsersOpenApi::openapi());
+    doc.merge(catalog::CatalogOpenApi::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

@@ -29,6 +29,7 @@ pub struct Databases(Vec<ContextDatabase>);
 /// awaited (or spawned) to run. SIGTERM/SIGINT start a graceful shutdown.
 pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> {
     let users = web::Data::from(shop.users.clone());
+    let catalog = web::Data::from(shop.catalog.clone());
     let authenticator = web::Data::new(shop.authenticator());
     let databases = web::Data::new(Databases(shop.databases.clone()));
     let metrics = web::Data::new(MetricsSources::from_relays(
@@ -50,6 +51,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .app_data(query_config())
             .app_data(web::PayloadConfig::new(kernel::http::MAX_JSON_BODY))
             .app_data(users.clone())
+            .app_data(catalog.clone())
             .app_data(authenticator.clone())
             .app_data(databases.clone())
             .app_data(metrics.clone())
@@ -75,6 +77,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .service(web::redirect("/api/docs", "/api/docs/"))
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
             .configure(users::configure)
+            .configure(catalog::configure)
             .configure(crate::events_admin::configure)
             .default_service(web::to(route_not_found))
     })

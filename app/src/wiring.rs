@@ -2,6 +2,8 @@
 //! implementation and hands each one the ports it needs.
 
 use crate::config::{CONTEXTS, Settings};
+use catalog::images::ImageStore;
+use catalog::{CatalogService, InProcessCatalogApi};
 use kernel::auth::Authenticator;
 use kernel::clock::{Clock, SystemClock};
 use kernel::db::{
@@ -34,6 +36,7 @@ pub enum StartError {
 fn migrations_of(context: &str) -> Option<MigrateFn> {
     match context {
         users::CONTEXT => Some(users::migrate),
+        catalog::CONTEXT => Some(catalog::migrate),
         _ => None,
     }
 }
@@ -57,6 +60,8 @@ pub struct Shop {
     idle_relays: Mutex<Vec<Relay>>,
     pub users: Arc<UsersService>,
     pub users_api: Arc<InProcessUsersApi>,
+    pub catalog: Arc<CatalogService>,
+    pub catalog_api: Arc<InProcessCatalogApi>,
 }
 
 impl Shop {
@@ -84,11 +89,15 @@ impl Shop {
                 acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
             })?);
         }
-        let users_db = databases
-            .iter()
-            .find(|db| db.context() == users::CONTEXT)
-            .cloned()
-            .ok_or_else(|| DbError::UnsupportedUrl("no users database".into()))?;
+        let database_of = |context: &str| {
+            databases
+                .iter()
+                .find(|db| db.context() == context)
+                .cloned()
+                .ok_or_else(|| DbError::UnsupportedUrl(format!("no {context} database")))
+        };
+        let users_db = database_of(users::CONTEXT)?;
+        let catalog_db = database_of(catalog::CONTEXT)?;
 
         if settings.auth.password_hashing == HashingProfile::InsecureTestOnly {
             tracing::warn!(
@@ -128,27 +137,29 @@ impl Shop {
             ..RelaySettings::default()
         };
         let users_outbox = Outbox::new(users::CONTEXT, clock.clone());
+        let catalog_outbox = Outbox::new(catalog::CONTEXT, clock.clone());
         // One relay per context that publishes events.
-        let (relays, idle_relays): (Vec<RelayInfo>, Vec<Relay>) = [(&users_db, &users_outbox)]
-            .into_iter()
-            .map(|(db, outbox)| {
-                let relay = Relay::new(
-                    db.clone(),
-                    outbox.wake(),
-                    Arc::new(bus.clone()),
-                    clock.clone(),
-                    relay_settings,
-                );
-                (
-                    RelayInfo {
-                        context: db.context(),
-                        db: db.clone(),
-                        metrics: relay.metrics(),
-                    },
-                    relay,
-                )
-            })
-            .unzip();
+        let (relays, idle_relays): (Vec<RelayInfo>, Vec<Relay>) =
+            [(&users_db, &users_outbox), (&catalog_db, &catalog_outbox)]
+                .into_iter()
+                .map(|(db, outbox)| {
+                    let relay = Relay::new(
+                        db.clone(),
+                        outbox.wake(),
+                        Arc::new(bus.clone()),
+                        clock.clone(),
+                        relay_settings,
+                    );
+                    (
+                        RelayInfo {
+                            context: db.context(),
+                            db: db.clone(),
+                            metrics: relay.metrics(),
+                        },
+                        relay,
+                    )
+                })
+                .unzip();
 
         let users = Arc::new(UsersService::new(
             UsersPorts {
@@ -162,6 +173,13 @@ impl Shop {
             users_settings,
         ));
         let users_api = Arc::new(InProcessUsersApi::new(users.clone()));
+        let catalog = Arc::new(CatalogService::new(
+            catalog_db,
+            clock.clone(),
+            catalog_outbox,
+            ImageStore::new(settings.data_dir.join("images")),
+        ));
+        let catalog_api = Arc::new(InProcessCatalogApi::new(catalog.clone()));
         Ok(Self {
             settings,
             clock,
@@ -171,6 +189,8 @@ impl Shop {
             idle_relays: Mutex::new(idle_relays),
             users,
             users_api,
+            catalog,
+            catalog_api,
         })
     }
 
@@ -184,6 +204,31 @@ impl Shop {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
         idle.into_iter().map(Relay::spawn).collect()
+    }
+
+    /// Starts the catalog's sweeper: every `interval`, held reservations past
+    /// their expiry (a checkout that died) are released.
+    pub fn start_sweeper(&self, interval: Duration) -> Sweeper {
+        let stop = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let catalog = self.catalog.clone();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("reservation-sweeper".into())
+            .spawn(move || {
+                let (lock, condvar) = &*flag;
+                let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+                while !*stopped {
+                    if let Err(error) = catalog.sweep_expired() {
+                        tracing::warn!(error = %error, "reservation sweep failed");
+                    }
+                    stopped = condvar
+                        .wait_timeout(stopped, interval)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            })
+            .ok();
+        Sweeper { stop, thread }
     }
 
     /// The database of a context, by name.
@@ -216,5 +261,22 @@ impl Shop {
             }
         }
         Ok(applied)
+    }
+}
+
+/// The running reservation sweeper; dropping it stops the thread.
+pub struct Sweeper {
+    stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        let (lock, condvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        condvar.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

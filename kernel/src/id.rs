@@ -86,6 +86,15 @@ define_id!(
     SessionId
 );
 
+define_id!(
+    /// Identifies a product. Owned by the catalog; orders keep it with a snapshot.
+    ProductId
+);
+define_id!(
+    /// Identifies an order. Owned by the orders context; catalog reservations are keyed by it.
+    OrderId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ pub mod money;
 pub mod testing;
 
 pub use clock::{Clock, SystemClock};
-pub use id::{SessionId, UserId};
+pub use id::{OrderId, ProductId, SessionId, UserId};
 pub use money::{Currency, Money};
 
 #[doc(hidden)]

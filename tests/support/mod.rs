@@ -22,6 +22,7 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     handle: actix_web::dev::ServerHandle,
     relays: Vec<kernel::events::RelayHandle>,
+    _sweeper: tienda::wiring::Sweeper,
     thread: Option<std::thread::JoinHandle<()>>,
     agent: ureq::Agent,
     // Dropped last: the database outlives the server using it.
@@ -141,6 +142,7 @@ impl TestApp {
         let port = listener.local_addr().expect("address").port();
         let (sender, receiver) = std::sync::mpsc::channel();
         let relays = shop.start_relays();
+        let sweeper = shop.start_sweeper(Duration::from_millis(200));
         let server_shop = shop.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -161,6 +163,7 @@ impl TestApp {
             shop,
             handle,
             relays,
+            _sweeper: sweeper,
             thread: Some(thread),
             agent,
             _data: data,

@@ -1,0 +1,9 @@
+DROP TABLE inbox;
+DROP TABLE outbox_relay_lease;
+DROP TABLE outbox_deliveries;
+DROP TABLE outbox;
+DROP TABLE reservations;
+DROP TABLE stock_adjustments;
+DROP TABLE product_images;
+DROP TABLE products;
+DROP TABLE categories;

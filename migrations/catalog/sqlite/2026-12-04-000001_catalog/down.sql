@@ -1,0 +1,13 @@
+DROP TABLE inbox;
+DROP TABLE outbox_relay_lease;
+DROP TABLE outbox_deliveries;
+DROP TABLE outbox;
+DROP TRIGGER products_search_update;
+DROP TRIGGER products_search_delete;
+DROP TRIGGER products_search_insert;
+DROP TABLE product_search;
+DROP TABLE reservations;
+DROP TABLE stock_adjustments;
+DROP TABLE product_images;
+DROP TABLE products;
+DROP TABLE categories;
