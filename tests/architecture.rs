@@ -8,15 +8,8 @@ use std::path::{Path, PathBuf};
 const CONTEXTS: [&str; 5] = ["users", "catalog", "orders", "support", "orchestration"];
 
 /// External crates an `-api` crate may use: plain data and trait plumbing.
-const API_ALLOWED_EXTERNAL: [&str; 7] = [
-    "serde",
-    "serde_json",
-    "uuid",
-    "chrono",
-    "thiserror",
-    "async-trait",
-    "mockall",
-];
+const API_ALLOWED_EXTERNAL: [&str; 7] =
+    ["serde", "serde_json", "uuid", "chrono", "thiserror", "async-trait", "mockall"];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Role {
@@ -37,29 +30,16 @@ struct Crate {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
 fn role_of(relative_dir: &Path) -> Role {
-    let parts: Vec<String> = relative_dir
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    match parts
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    let parts: Vec<String> = relative_dir.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    match parts.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["app"] => Role::App,
         ["kernel"] => Role::Kernel,
         ["contexts", context] if CONTEXTS.contains(context) => Role::Context((*context).to_owned()),
-        ["contexts", context, "api"] if CONTEXTS.contains(context) => {
-            Role::Api((*context).to_owned())
-        }
+        ["contexts", context, "api"] if CONTEXTS.contains(context) => Role::Api((*context).to_owned()),
         _ => Role::Unknown,
     }
 }
@@ -75,24 +55,12 @@ fn real_graph() -> Vec<Crate> {
         .workspace_packages()
         .into_iter()
         .map(|package| {
-            let dir = package
-                .manifest_path
-                .parent()
-                .expect("package dir")
-                .as_std_path()
-                .to_path_buf();
-            let relative = dir
-                .strip_prefix(&root)
-                .expect("inside the workspace")
-                .to_path_buf();
+            let dir = package.manifest_path.parent().expect("package dir").as_std_path().to_path_buf();
+            let relative = dir.strip_prefix(&root).expect("inside the workspace").to_path_buf();
             Crate {
                 name: package.name.to_string(),
                 role: role_of(&relative),
-                dependencies: package
-                    .dependencies
-                    .iter()
-                    .map(|d| d.name.clone())
-                    .collect(),
+                dependencies: package.dependencies.iter().map(|d| d.name.clone()).collect(),
             }
         })
         .collect()
@@ -106,36 +74,27 @@ fn violations(graph: &[Crate]) -> Vec<String> {
         for dependency in &krate.dependencies {
             let target = roles.get(dependency.as_str()).copied();
             let broken = match (&krate.role, target) {
-                (Role::Unknown, _) => Some(
-                    "is not a crate DESIGN.md §2 knows (app, kernel, contexts/<ctx>[/api])"
-                        .to_owned(),
-                ),
+                (Role::Unknown, _) => {
+                    Some("is not a crate DESIGN.md §2 knows (app, kernel, contexts/<ctx>[/api])".to_owned())
+                }
                 (Role::App, _) => None,
-                (Role::Kernel, Some(_)) => {
-                    Some("the kernel must not depend on any context or the app".to_owned())
+                (Role::Kernel, Some(_)) => Some("the kernel must not depend on any context or the app".to_owned()),
+                (Role::Context(own), Some(Role::Context(other))) if own != other => {
+                    Some(format!("a context may use `{other}-api`, never the `{other}` implementation"))
                 }
-                (Role::Context(own), Some(Role::Context(other))) if own != other => Some(format!(
-                    "a context may use `{other}-api`, never the `{other}` implementation"
-                )),
-                (Role::Context(_), Some(Role::App)) => {
-                    Some("only the app may sit on top".to_owned())
-                }
+                (Role::Context(_), Some(Role::App)) => Some("only the app may sit on top".to_owned()),
                 (Role::Context(own), Some(Role::Api(api))) if api == own => None,
                 (Role::Context(_), Some(Role::Api(_) | Role::Kernel)) => None,
                 (Role::Api(_), Some(Role::Kernel)) => None,
-                (Role::Api(_), Some(_)) => Some(
-                    "an api crate depends only on the kernel among workspace crates".to_owned(),
-                ),
+                (Role::Api(_), Some(_)) => {
+                    Some("an api crate depends only on the kernel among workspace crates".to_owned())
+                }
                 (Role::Api(_), None) if !API_ALLOWED_EXTERNAL.contains(&dependency.as_str()) => {
-                    Some(
-                        "an api crate uses only plain data crates (no diesel, no actix)".to_owned(),
-                    )
+                    Some("an api crate uses only plain data crates (no diesel, no actix)".to_owned())
                 }
                 (Role::Kernel, None) | (Role::Context(_), None) | (Role::Api(_), None) => None,
                 (Role::Context(_), Some(Role::Context(_))) => None,
-                (Role::Context(_), Some(Role::Unknown)) => {
-                    Some("depends on a crate outside the design".to_owned())
-                }
+                (Role::Context(_), Some(Role::Unknown)) => Some("depends on a crate outside the design".to_owned()),
             };
             if let Some(reason) = broken {
                 found.push(format!("{} → {dependency}: {reason}", krate.name));
@@ -149,55 +108,25 @@ fn violations(graph: &[Crate]) -> Vec<String> {
 fn the_workspace_follows_the_dependency_rules() {
     let graph = real_graph();
     for context in CONTEXTS {
-        assert!(
-            graph
-                .iter()
-                .any(|c| c.role == Role::Context(context.to_owned())),
-            "{context} crate missing"
-        );
-        assert!(
-            graph
-                .iter()
-                .any(|c| c.role == Role::Api(context.to_owned())),
-            "{context}-api crate missing"
-        );
+        assert!(graph.iter().any(|c| c.role == Role::Context(context.to_owned())), "{context} crate missing");
+        assert!(graph.iter().any(|c| c.role == Role::Api(context.to_owned())), "{context}-api crate missing");
     }
     let broken = violations(&graph);
-    assert!(
-        broken.is_empty(),
-        "dependency rules broken:\n{}",
-        broken.join("\n")
-    );
+    assert!(broken.is_empty(), "dependency rules broken:\n{}", broken.join("\n"));
 }
 
 fn krate(name: &str, role: Role, dependencies: &[&str]) -> Crate {
-    Crate {
-        name: name.to_owned(),
-        role,
-        dependencies: dependencies.iter().map(|d| d.to_string()).collect(),
-    }
+    Crate { name: name.to_owned(), role, dependencies: dependencies.iter().map(|d| d.to_string()).collect() }
 }
 
 fn healthy_graph() -> Vec<Crate> {
     vec![
-        krate(
-            "tienda",
-            Role::App,
-            &["kernel", "users", "catalog", "actix-web"],
-        ),
+        krate("tienda", Role::App, &["kernel", "users", "catalog", "actix-web"]),
         krate("kernel", Role::Kernel, &["diesel", "actix-web"]),
         krate("users-api", Role::Api("users".into()), &["kernel", "serde"]),
-        krate(
-            "users",
-            Role::Context("users".into()),
-            &["kernel", "users-api", "diesel"],
-        ),
+        krate("users", Role::Context("users".into()), &["kernel", "users-api", "diesel"]),
         krate("catalog-api", Role::Api("catalog".into()), &["kernel"]),
-        krate(
-            "catalog",
-            Role::Context("catalog".into()),
-            &["kernel", "catalog-api", "users-api"],
-        ),
+        krate("catalog", Role::Context("catalog".into()), &["kernel", "catalog-api", "users-api"]),
     ]
 }
 
@@ -279,11 +208,7 @@ fn tables_declared_in(dir: &Path) -> BTreeSet<String> {
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let source = std::fs::read_to_string(&path).unwrap_or_default();
                 for block in source.split("table! {").skip(1) {
-                    let name = block
-                        .trim_start()
-                        .split(|c: char| c == '(' || c.is_whitespace())
-                        .next()
-                        .unwrap_or("");
+                    let name = block.trim_start().split(|c: char| c == '(' || c.is_whitespace()).next().unwrap_or("");
                     tables.insert(name.to_owned());
                 }
             }
@@ -301,15 +226,9 @@ fn each_context_declares_only_its_own_tables() {
         let own = tables_created_by(context);
         let declared = tables_declared_in(&root.join("contexts").join(context).join("src"));
         let foreign: Vec<_> = declared.difference(&own).collect();
-        assert!(
-            foreign.is_empty(),
-            "{context} declares tables its migrations do not create: {foreign:?}"
-        );
+        assert!(foreign.is_empty(), "{context} declares tables its migrations do not create: {foreign:?}");
         let api_declared = tables_declared_in(&root.join("contexts").join(context).join("api"));
-        assert!(
-            api_declared.is_empty(),
-            "{context}-api declares tables: {api_declared:?}"
-        );
+        assert!(api_declared.is_empty(), "{context}-api declares tables: {api_declared:?}");
     }
     assert!(tables_created_by("users").contains("accounts"));
 }

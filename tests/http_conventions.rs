@@ -11,20 +11,8 @@ fn bad_bodies_are_problems_not_crashes() {
     let app = TestApp::spawn();
     let json_type = "application/json";
     let cases: Vec<(&str, Vec<u8>, &str, u16, &str)> = vec![
-        (
-            "malformed JSON",
-            b"{\"email\": ".to_vec(),
-            json_type,
-            400,
-            "malformed_json",
-        ),
-        (
-            "not JSON at all",
-            b"hello".to_vec(),
-            json_type,
-            400,
-            "malformed_json",
-        ),
+        ("malformed JSON", b"{\"email\": ".to_vec(), json_type, 400, "malformed_json"),
+        ("not JSON at all", b"hello".to_vec(), json_type, 400, "malformed_json"),
         (
             "wrong type",
             br#"{"email": 42, "password": "x", "display_name": "A"}"#.to_vec(),
@@ -32,13 +20,7 @@ fn bad_bodies_are_problems_not_crashes() {
             400,
             "invalid_body",
         ),
-        (
-            "array instead of object",
-            b"[]".to_vec(),
-            json_type,
-            400,
-            "invalid_body",
-        ),
+        ("array instead of object", b"[]".to_vec(), json_type, 400, "invalid_body"),
         (
             "unknown field",
             br#"{"email": "a@b.co", "password": "x", "display_name": "A", "admin": true}"#.to_vec(),
@@ -47,27 +29,9 @@ fn bad_bodies_are_problems_not_crashes() {
             "invalid_body",
         ),
         ("empty body", Vec::new(), json_type, 400, "malformed_json"),
-        (
-            "wrong content type",
-            br#"{"email": "a@b.co"}"#.to_vec(),
-            "text/plain",
-            415,
-            "unsupported_media_type",
-        ),
-        (
-            "missing fields",
-            b"{}".to_vec(),
-            json_type,
-            422,
-            "validation_failed",
-        ),
-        (
-            "oversized body",
-            vec![b' '; 1024 * 1024 + 1],
-            json_type,
-            413,
-            "payload_too_large",
-        ),
+        ("wrong content type", br#"{"email": "a@b.co"}"#.to_vec(), "text/plain", 415, "unsupported_media_type"),
+        ("missing fields", b"{}".to_vec(), json_type, 422, "validation_failed"),
+        ("oversized body", vec![b' '; 1024 * 1024 + 1], json_type, 413, "payload_too_large"),
     ];
     for (name, body, content_type, status, code) in cases {
         let reply = app.call_raw("POST", "/api/v1/users", None, content_type, &body);
@@ -86,11 +50,7 @@ fn missing_fields_are_named() {
     let app = TestApp::spawn();
     let reply = app.post("/api/v1/users", None, json!({}));
     reply.expect(422);
-    let fields: Vec<String> = reply
-        .field_errors()
-        .into_iter()
-        .map(|(field, _)| field)
-        .collect();
+    let fields: Vec<String> = reply.field_errors().into_iter().map(|(field, _)| field).collect();
     assert_eq!(fields, vec!["display_name", "email", "password"]);
     insta::assert_json_snapshot!("missing_fields_problem", reply.json());
 }
@@ -108,18 +68,12 @@ fn odd_unicode_and_sql_looking_input_is_kept_verbatim() {
     ];
     for name in names {
         let email = unique_email("odd");
-        let reply = app.post(
-            "/api/v1/users",
-            None,
-            json!({"email": email, "password": PASSWORD, "display_name": name}),
-        );
+        let reply =
+            app.post("/api/v1/users", None, json!({"email": email, "password": PASSWORD, "display_name": name}));
         reply.expect(201);
         assert_eq!(reply.json()["display_name"], name);
         let tokens = app.log_in(&email);
-        assert_eq!(
-            app.get("/api/v1/users/me", Some(&tokens.access)).json()["display_name"],
-            name
-        );
+        assert_eq!(app.get("/api/v1/users/me", Some(&tokens.access)).json()["display_name"], name);
     }
     // LIKE wildcards in a filter match literally.
     let admin = app.admin(&unique_email("admin"));
@@ -143,21 +97,13 @@ fn unknown_routes_methods_and_ids_are_problems() {
     insta::assert_json_snapshot!("unknown_route_problem", reply.json());
     app.call("PUT", "/api/v1/users", None, None).expect(405);
     let tokens = app.customer(&unique_email("ids"));
-    app.delete("/api/v1/users/me/sessions/%00", Some(&tokens.access))
-        .expect(404);
+    app.delete("/api/v1/users/me/sessions/%00", Some(&tokens.access)).expect(404);
 }
 
 #[test]
 fn authentication_failures_are_401_problems() {
     let app = TestApp::spawn();
-    for header in [
-        "",
-        "Bearer",
-        "Bearer ",
-        "Basic dXNlcjpwYXNz",
-        "Bearer not.a.jwt",
-        "bearer x.y.z",
-    ] {
+    for header in ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer not.a.jwt", "bearer x.y.z"] {
         let mut request = ureq::get(&format!("{}/api/v1/users/me", app.base_url));
         if !header.is_empty() {
             request = request.set("Authorization", header);
@@ -181,11 +127,7 @@ fn problem_documents_keep_their_shape() {
     let app = TestApp::spawn();
     let email = unique_email("shape");
     app.sign_up(&email);
-    let duplicate = app.post(
-        "/api/v1/users",
-        None,
-        json!({"email": email, "password": PASSWORD, "display_name": "A"}),
-    );
+    let duplicate = app.post("/api/v1/users", None, json!({"email": email, "password": PASSWORD, "display_name": "A"}));
     insta::assert_json_snapshot!("email_taken_problem", duplicate.json());
     let invalid = app.post(
         "/api/v1/users",

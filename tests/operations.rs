@@ -34,19 +34,10 @@ fn readiness_names_the_context_whose_database_is_down() {
     let _held: Vec<_> = (0..max).map(|_| catalog.conn().expect("conn")).collect();
     let ready = app.get("/health/ready", None);
     assert_eq!(ready.status, 503, "{}", ready.text);
-    assert_eq!(
-        ready.header("content-type"),
-        Some("application/problem+json"),
-        "{:?} {}",
-        ready.headers,
-        ready.text
-    );
+    assert_eq!(ready.header("content-type"), Some("application/problem+json"), "{:?} {}", ready.headers, ready.text);
     let body = ready.json();
     assert_eq!(body["code"], "not_ready");
-    assert!(
-        body["detail"].as_str().unwrap_or("").contains("catalog"),
-        "{body}"
-    );
+    assert!(body["detail"].as_str().unwrap_or("").contains("catalog"), "{body}");
     assert_eq!(body["contexts"]["catalog"]["status"], "down");
     assert!(body["contexts"]["catalog"]["error"].is_string());
     assert_eq!(body["contexts"]["users"]["status"], "up");
@@ -103,11 +94,7 @@ fn the_docs_ui_is_served_offline() {
     let app = TestApp::spawn();
     let page = app.get("/api/docs/", None);
     assert_eq!(page.status, 200);
-    assert!(
-        page.text.contains("swagger-ui"),
-        "{}",
-        &page.text[..page.text.len().min(300)]
-    );
+    assert!(page.text.contains("swagger-ui"), "{}", &page.text[..page.text.len().min(300)]);
     let redirect = app.get("/api/docs", None);
     assert_eq!(redirect.status, 200, "the bare path redirects to the UI");
     // The UI's own script comes from the binary, not from a CDN.
@@ -138,13 +125,7 @@ struct Running {
 fn serve(data_dir: &std::path::Path, extra_env: &[(&str, &str)]) -> Running {
     let mut command = tienda();
     command
-        .args([
-            "--data-dir",
-            &data_dir.display().to_string(),
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-        ])
+        .args(["--data-dir", &data_dir.display().to_string(), "serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (key, value) in extra_env {
@@ -161,17 +142,10 @@ fn serve(data_dir: &std::path::Path, extra_env: &[(&str, &str)]) -> Running {
         }
     });
     // From here on the guard kills the child if the test fails.
-    let mut running = Running {
-        child,
-        base_url: String::new(),
-        log,
-    };
+    let mut running = Running { child, base_url: String::new(), log };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let line = running
-            .log
-            .recv_timeout(Duration::from_secs(60))
-            .expect("tienda exited before serving");
+        let line = running.log.recv_timeout(Duration::from_secs(60)).expect("tienda exited before serving");
         let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         if let Some(address) = event["http.address"].as_str() {
             running.base_url = format!("http://{address}");
@@ -188,10 +162,7 @@ impl Running {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "tienda did not exit within {timeout:?}"
-            );
+            assert!(Instant::now() < deadline, "tienda did not exit within {timeout:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -207,10 +178,7 @@ impl Drop for Running {
 }
 
 fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
 }
 
@@ -221,89 +189,51 @@ fn sigterm_drains_in_flight_requests_then_exits_cleanly() {
     let running = serve(data.path(), &[("TIENDA_AUTH__PASSWORD_HASHING", "owasp")]);
     let email = unique_email("drain");
     let signup = ureq::post(&format!("{}/api/v1/users", running.base_url))
-        .send_json(
-            serde_json::json!({"email": email, "password": PASSWORD, "display_name": "Drain"}),
-        )
+        .send_json(serde_json::json!({"email": email, "password": PASSWORD, "display_name": "Drain"}))
         .expect("sign up");
     assert_eq!(signup.status(), 201);
 
     let url = format!("{}/api/v1/sessions", running.base_url);
     let body = serde_json::json!({"email": email, "password": PASSWORD});
-    let in_flight =
-        std::thread::spawn(move || ureq::post(&url).send_json(body).map(|r| r.status()));
+    let in_flight = std::thread::spawn(move || ureq::post(&url).send_json(body).map(|r| r.status()));
     std::thread::sleep(Duration::from_millis(50));
     sigterm(&running.child);
-    assert_eq!(
-        in_flight
-            .join()
-            .expect("thread")
-            .expect("the in-flight login was answered"),
-        200
-    );
+    assert_eq!(in_flight.join().expect("thread").expect("the in-flight login was answered"), 200);
 
     let mut running = running;
     let status = running.wait_for_exit(Duration::from_secs(30));
     assert!(status.success(), "exit status {status:?}");
     let log: Vec<String> = running.log.try_iter().collect();
-    assert!(
-        log.iter().any(|line| line.contains("shut down cleanly")),
-        "{log:#?}"
-    );
+    assert!(log.iter().any(|line| line.contains("shut down cleanly")), "{log:#?}");
 }
 
 #[test]
 fn migrate_then_admin_create_from_stdin() {
     let data = tempfile::tempdir().expect("tempdir");
     let data_dir = data.path().display().to_string();
-    let migrate = tienda()
-        .args(["--data-dir", &data_dir, "migrate"])
-        .output()
-        .expect("migrate");
-    assert!(
-        migrate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
+    let migrate = tienda().args(["--data-dir", &data_dir, "migrate"]).output().expect("migrate");
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     assert!(String::from_utf8_lossy(&migrate.stdout).contains("users: 2 migration(s) applied"));
-    let again = tienda()
-        .args(["--data-dir", &data_dir, "migrate"])
-        .output()
-        .expect("migrate again");
+    let again = tienda().args(["--data-dir", &data_dir, "migrate"]).output().expect("migrate again");
     assert!(String::from_utf8_lossy(&again.stdout).contains("users: 0 migration(s) applied"));
 
     let email = unique_email("cli-admin");
     let create = |password: &str| {
         let mut child = tienda()
-            .args([
-                "--data-dir",
-                &data_dir,
-                "admin",
-                "create",
-                "--email",
-                &email,
-            ])
+            .args(["--data-dir", &data_dir, "admin", "create", "--email", &email])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("admin create");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{password}\n").as_bytes())
-            .expect("write");
+        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write");
         child.wait_with_output().expect("output")
     };
     let weak = create("password123");
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("too common"));
     let created = create(PASSWORD);
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let duplicate = create(PASSWORD);
     assert!(!duplicate.status.success());
 
@@ -329,37 +259,18 @@ fn migrate_then_admin_create_from_stdin() {
 fn the_signing_key_is_generated_once_and_private() {
     let data = tempfile::tempdir().expect("tempdir");
     let data_dir = data.path().display().to_string();
-    tienda()
-        .args(["--data-dir", &data_dir, "migrate"])
-        .output()
-        .expect("migrate");
+    tienda().args(["--data-dir", &data_dir, "migrate"]).output().expect("migrate");
     let key_file = data.path().join("secrets/signing.key");
     let first = std::fs::read_to_string(&key_file).expect("key written");
-    tienda()
-        .args(["--data-dir", &data_dir, "migrate"])
-        .output()
-        .expect("migrate");
+    tienda().args(["--data-dir", &data_dir, "migrate"]).output().expect("migrate");
     assert_eq!(std::fs::read_to_string(&key_file).expect("key"), first);
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&key_file)
-            .expect("meta")
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key_file).expect("meta").permissions().mode() & 0o777, 0o600);
 }
 
 #[test]
 fn a_bad_configuration_fails_fast_with_a_clear_message() {
-    let output = tienda()
-        .env("DATABASE_URL", "mysql://nope")
-        .args(["migrate"])
-        .output()
-        .expect("run");
+    let output = tienda().env("DATABASE_URL", "mysql://nope").args(["migrate"]).output().expect("run");
     assert!(!output.status.success());
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("DATABASE_URL must be a postgres:// URL")
-    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DATABASE_URL must be a postgres:// URL"));
 }

@@ -53,14 +53,10 @@ fn sign_up_log_in_and_edit_the_profile() {
     assert_eq!(me["display_name"], "Ana G.");
     assert_eq!(me["phone"], "+34600123456");
     assert_eq!(me["addresses"][0]["country"], "ES");
-    assert_eq!(
-        me["preferences"],
-        json!({"language": "es", "currency": "EUR", "marketing_opt_in": true})
-    );
+    assert_eq!(me["preferences"], json!({"language": "es", "currency": "EUR", "marketing_opt_in": true}));
 
     // An explicit null clears the phone; absent fields stay.
-    app.patch("/api/v1/users/me", Some(access), json!({"phone": null}))
-        .expect(200);
+    app.patch("/api/v1/users/me", Some(access), json!({"phone": null})).expect(200);
     let me = app.get("/api/v1/users/me", Some(access)).json();
     assert_eq!(me["phone"], json!(null));
     assert_eq!(me["display_name"], "Ana G.");
@@ -80,47 +76,25 @@ fn sign_up_refuses_duplicates_and_bad_fields() {
     assert_eq!(again.problem_code(), "email_taken");
 
     let cases = [
-        (
-            json!({"email": "not-an-email", "password": PASSWORD, "display_name": "A"}),
-            "email",
-            "invalid_email",
-        ),
+        (json!({"email": "not-an-email", "password": PASSWORD, "display_name": "A"}), "email", "invalid_email"),
         (
             json!({"email": unique_email("w"), "password": "password123", "display_name": "A"}),
             "password",
             "common_password",
         ),
-        (
-            json!({"email": unique_email("s"), "password": "short", "display_name": "A"}),
-            "password",
-            "too_short",
-        ),
-        (
-            json!({"email": unique_email("n"), "password": PASSWORD, "display_name": "   "}),
-            "display_name",
-            "required",
-        ),
+        (json!({"email": unique_email("s"), "password": "short", "display_name": "A"}), "password", "too_short"),
+        (json!({"email": unique_email("n"), "password": PASSWORD, "display_name": "   "}), "display_name", "required"),
         (
             json!({"email": unique_email("c"), "password": PASSWORD, "display_name": "bell\u{7}"}),
             "display_name",
             "control_characters",
         ),
-        (
-            json!({"password": PASSWORD, "display_name": "A"}),
-            "email",
-            "required",
-        ),
+        (json!({"password": PASSWORD, "display_name": "A"}), "email", "required"),
     ];
     for (body, field, code) in cases {
         let reply = app.post("/api/v1/users", None, body.clone());
         reply.expect(422);
-        assert!(
-            reply
-                .field_errors()
-                .contains(&(field.to_owned(), code.to_owned())),
-            "{body} → {}",
-            reply.text
-        );
+        assert!(reply.field_errors().contains(&(field.to_owned(), code.to_owned())), "{body} → {}", reply.text);
     }
 }
 
@@ -134,8 +108,7 @@ fn unknown_email_and_wrong_password_look_the_same() {
     wrong.expect(401);
     unknown.expect(401);
     assert_eq!(wrong.json(), unknown.json());
-    app.post("/api/v1/sessions", None, json!({"email": email}))
-        .expect(422);
+    app.post("/api/v1/sessions", None, json!({"email": email})).expect(422);
 }
 
 #[test]
@@ -154,11 +127,7 @@ fn five_failures_lock_the_account_for_fifteen_minutes() {
     let locked = app.log_in_with(&email, PASSWORD);
     locked.expect(429);
     assert_eq!(locked.problem_code(), "too_many_login_attempts");
-    let retry_after: i64 = locked
-        .header("retry-after")
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
+    let retry_after: i64 = locked.header("retry-after").expect("Retry-After").parse().expect("seconds");
     // The first failure was 50 s ago: it leaves the window in 850 s.
     assert_eq!(retry_after, 850);
     // Other accounts are not affected.
@@ -177,13 +146,9 @@ fn parallel_guesses_cannot_pass_the_lockout() {
     let email = unique_email("race");
     app.sign_up(&email);
     let statuses: Vec<u16> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..20)
-            .map(|_| scope.spawn(|| app.log_in_with(&email, "wrong password here").status))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .collect()
+        let handles: Vec<_> =
+            (0..20).map(|_| scope.spawn(|| app.log_in_with(&email, "wrong password here").status)).collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
     });
     let unauthorized = statuses.iter().filter(|s| **s == 401).count();
     let throttled = statuses.iter().filter(|s| **s == 429).count();
@@ -197,67 +162,37 @@ fn refresh_rotates_and_reuse_ends_the_session() {
     let email = unique_email("refresh");
     let first = app.customer(&email);
 
-    let rotated = app.post(
-        "/api/v1/sessions/refresh",
-        None,
-        json!({"refresh_token": first.refresh}),
-    );
+    let rotated = app.post("/api/v1/sessions/refresh", None, json!({"refresh_token": first.refresh}));
     rotated.expect(200);
     let second = rotated.json();
-    let second_refresh = second["refresh_token"]
-        .as_str()
-        .expect("refresh")
-        .to_owned();
+    let second_refresh = second["refresh_token"].as_str().expect("refresh").to_owned();
     let second_access = second["access_token"].as_str().expect("access").to_owned();
     assert_ne!(second_refresh, first.refresh);
-    app.get("/api/v1/users/me", Some(&second_access))
-        .expect(200);
+    app.get("/api/v1/users/me", Some(&second_access)).expect(200);
 
     // The spent token comes back: theft. The whole session ends.
-    let reused = app.post(
-        "/api/v1/sessions/refresh",
-        None,
-        json!({"refresh_token": first.refresh}),
-    );
+    let reused = app.post("/api/v1/sessions/refresh", None, json!({"refresh_token": first.refresh}));
     reused.expect(401);
     assert_eq!(reused.problem_code(), "refresh_token_reused");
-    app.get("/api/v1/users/me", Some(&second_access))
-        .expect(401);
-    let after = app.post(
-        "/api/v1/sessions/refresh",
-        None,
-        json!({"refresh_token": second_refresh}),
-    );
+    app.get("/api/v1/users/me", Some(&second_access)).expect(401);
+    let after = app.post("/api/v1/sessions/refresh", None, json!({"refresh_token": second_refresh}));
     after.expect(401);
     assert_eq!(after.problem_code(), "invalid_refresh_token");
 
-    app.post(
-        "/api/v1/sessions/refresh",
-        None,
-        json!({"refresh_token": "made-up"}),
-    )
-    .expect(401);
-    app.post("/api/v1/sessions/refresh", None, json!({}))
-        .expect(422);
+    app.post("/api/v1/sessions/refresh", None, json!({"refresh_token": "made-up"})).expect(401);
+    app.post("/api/v1/sessions/refresh", None, json!({})).expect(422);
 }
 
 #[test]
 fn logout_ends_the_access_token_at_once() {
     let app = TestApp::spawn();
     let tokens = app.customer(&unique_email("logout"));
-    app.get("/api/v1/users/me", Some(&tokens.access))
-        .expect(200);
-    app.delete("/api/v1/sessions/current", Some(&tokens.access))
-        .expect(204);
+    app.get("/api/v1/users/me", Some(&tokens.access)).expect(200);
+    app.delete("/api/v1/sessions/current", Some(&tokens.access)).expect(204);
     let after = app.get("/api/v1/users/me", Some(&tokens.access));
     after.expect(401);
     assert_eq!(after.header("www-authenticate"), Some("Bearer"));
-    app.post(
-        "/api/v1/sessions/refresh",
-        None,
-        json!({"refresh_token": tokens.refresh}),
-    )
-    .expect(401);
+    app.post("/api/v1/sessions/refresh", None, json!({"refresh_token": tokens.refresh})).expect(401);
     app.delete("/api/v1/sessions/current", None).expect(401);
 }
 
@@ -269,23 +204,11 @@ fn access_tokens_expire() {
     clock.advance(Duration::minutes(16));
     let expired = app.get("/api/v1/users/me", Some(&tokens.access));
     expired.expect(401);
-    assert!(
-        expired.json()["detail"]
-            .as_str()
-            .unwrap_or("")
-            .contains("expired")
-    );
+    assert!(expired.json()["detail"].as_str().unwrap_or("").contains("expired"));
     // The refresh token still works and yields a fresh access token.
-    let rotated = app.post(
-        "/api/v1/sessions/refresh",
-        None,
-        json!({"refresh_token": tokens.refresh}),
-    );
+    let rotated = app.post("/api/v1/sessions/refresh", None, json!({"refresh_token": tokens.refresh}));
     rotated.expect(200);
-    let access = rotated.json()["access_token"]
-        .as_str()
-        .expect("access")
-        .to_owned();
+    let access = rotated.json()["access_token"].as_str().expect("access").to_owned();
     app.get("/api/v1/users/me", Some(&access)).expect(200);
 }
 
@@ -303,20 +226,14 @@ fn changing_the_password_ends_the_other_sessions() {
         json!({"current_password": "not it at all", "new_password": new_password}),
     );
     wrong.expect(422);
-    assert_eq!(
-        wrong.field_errors(),
-        vec![("current_password".to_owned(), "incorrect".to_owned())]
-    );
+    assert_eq!(wrong.field_errors(), vec![("current_password".to_owned(), "incorrect".to_owned())]);
     let weak = app.post(
         "/api/v1/users/me/password",
         Some(&laptop.access),
         json!({"current_password": PASSWORD, "new_password": "1234567890"}),
     );
     weak.expect(422);
-    assert_eq!(
-        weak.field_errors(),
-        vec![("new_password".to_owned(), "common_password".to_owned())]
-    );
+    assert_eq!(weak.field_errors(), vec![("new_password".to_owned(), "common_password".to_owned())]);
 
     app.post(
         "/api/v1/users/me/password",
@@ -324,8 +241,7 @@ fn changing_the_password_ends_the_other_sessions() {
         json!({"current_password": PASSWORD, "new_password": new_password}),
     )
     .expect(204);
-    app.get("/api/v1/users/me", Some(&laptop.access))
-        .expect(200);
+    app.get("/api/v1/users/me", Some(&laptop.access)).expect(200);
     app.get("/api/v1/users/me", Some(&phone.access)).expect(401);
     app.log_in_with(&email, PASSWORD).expect(401);
     app.log_in_with(&email, new_password).expect(200);
@@ -344,32 +260,16 @@ fn sessions_are_listed_and_ended_by_their_owner_only() {
     let items = list.json()["items"].as_array().expect("items").clone();
     assert_eq!(items.len(), 2);
     assert_eq!(items.iter().filter(|s| s["current"] == true).count(), 1);
-    let first_id = items.iter().find(|s| s["current"] == false).expect("other")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let first_id = items.iter().find(|s| s["current"] == false).expect("other")["id"].as_str().expect("id").to_owned();
 
     // Another user cannot end it, and cannot learn it exists.
-    app.delete(
-        &format!("/api/v1/users/me/sessions/{first_id}"),
-        Some(&intruder.access),
-    )
-    .expect(404);
+    app.delete(&format!("/api/v1/users/me/sessions/{first_id}"), Some(&intruder.access)).expect(404);
     app.get("/api/v1/users/me", Some(&first.access)).expect(200);
 
-    app.delete(
-        &format!("/api/v1/users/me/sessions/{first_id}"),
-        Some(&second.access),
-    )
-    .expect(204);
+    app.delete(&format!("/api/v1/users/me/sessions/{first_id}"), Some(&second.access)).expect(204);
     app.get("/api/v1/users/me", Some(&first.access)).expect(401);
-    app.delete(
-        &format!("/api/v1/users/me/sessions/{first_id}"),
-        Some(&second.access),
-    )
-    .expect(404);
-    app.delete("/api/v1/users/me/sessions/not-a-uuid", Some(&second.access))
-        .expect(404);
+    app.delete(&format!("/api/v1/users/me/sessions/{first_id}"), Some(&second.access)).expect(404);
+    app.delete("/api/v1/users/me/sessions/not-a-uuid", Some(&second.access)).expect(404);
     app.get("/api/v1/users/me/sessions", None).expect(401);
 }
 
@@ -379,23 +279,13 @@ fn deleting_the_account_erases_personal_data_but_keeps_the_id() {
     let email = unique_email("erase");
     let account = app.sign_up(&email);
     let tokens = app.log_in(&email);
-    app.patch(
-        "/api/v1/users/me",
-        Some(&tokens.access),
-        json!({"phone": "+34600123456"}),
-    )
-    .expect(200);
-    app.delete("/api/v1/users/me", Some(&tokens.access))
-        .expect(204);
-    app.get("/api/v1/users/me", Some(&tokens.access))
-        .expect(401);
+    app.patch("/api/v1/users/me", Some(&tokens.access), json!({"phone": "+34600123456"})).expect(200);
+    app.delete("/api/v1/users/me", Some(&tokens.access)).expect(204);
+    app.get("/api/v1/users/me", Some(&tokens.access)).expect(401);
     app.log_in_with(&email, PASSWORD).expect(401);
 
     let admin = app.admin(&unique_email("admin"));
-    let listed = app.get(
-        &format!("/api/v1/admin/users?email={}", "erased"),
-        Some(&admin.access),
-    );
+    let listed = app.get(&format!("/api/v1/admin/users?email={}", "erased"), Some(&admin.access));
     listed.expect(200);
     let erased = listed.json()["items"]
         .as_array()
@@ -418,38 +308,21 @@ fn email_verification_through_the_mailed_token() {
     let app = TestApp::spawn();
     let email = unique_email("verify");
     let tokens = app.customer(&email);
-    let sent = app.post(
-        "/api/v1/users/me/verification",
-        Some(&tokens.access),
-        json!({}),
-    );
+    let sent = app.post("/api/v1/users/me/verification", Some(&tokens.access), json!({}));
     sent.expect(202);
     let token = app.wait_for_token(&email, 1);
 
-    app.post("/api/v1/users/verify", None, json!({"token": "wrong"}))
-        .expect(422);
-    app.post("/api/v1/users/verify", None, json!({"token": token}))
-        .expect(204);
-    assert_eq!(
-        app.get("/api/v1/users/me", Some(&tokens.access)).json()["email_verified"],
-        true
-    );
+    app.post("/api/v1/users/verify", None, json!({"token": "wrong"})).expect(422);
+    app.post("/api/v1/users/verify", None, json!({"token": token})).expect(204);
+    assert_eq!(app.get("/api/v1/users/me", Some(&tokens.access)).json()["email_verified"], true);
     // Single use.
     let reused = app.post("/api/v1/users/verify", None, json!({"token": token}));
     reused.expect(422);
-    assert_eq!(
-        reused.field_errors(),
-        vec![("token".to_owned(), "invalid_token".to_owned())]
-    );
-    let again = app.post(
-        "/api/v1/users/me/verification",
-        Some(&tokens.access),
-        json!({}),
-    );
+    assert_eq!(reused.field_errors(), vec![("token".to_owned(), "invalid_token".to_owned())]);
+    let again = app.post("/api/v1/users/me/verification", Some(&tokens.access), json!({}));
     again.expect(409);
     assert_eq!(again.problem_code(), "already_verified");
-    app.post("/api/v1/users/me/verification", None, json!({}))
-        .expect(401);
+    app.post("/api/v1/users/me/verification", None, json!({})).expect(401);
 }
 
 #[test]
@@ -461,32 +334,18 @@ fn password_reset_by_mail_ends_every_session() {
 
     // Unknown addresses get the same answer and no mail.
     let nobody = unique_email("nobody");
-    app.post("/api/v1/password-resets", None, json!({"email": nobody}))
-        .expect(202);
-    app.post("/api/v1/password-resets", None, json!({"email": email}))
-        .expect(202);
+    app.post("/api/v1/password-resets", None, json!({"email": nobody})).expect(202);
+    app.post("/api/v1/password-resets", None, json!({"email": email})).expect(202);
     let token = app.wait_for_token(&email, 1);
     assert!(app.mails_to(&nobody).is_empty());
 
-    let weak = app.post(
-        "/api/v1/password-resets/confirm",
-        None,
-        json!({"token": token, "new_password": "short"}),
-    );
+    let weak = app.post("/api/v1/password-resets/confirm", None, json!({"token": token, "new_password": "short"}));
     weak.expect(422);
-    assert_eq!(
-        weak.field_errors(),
-        vec![("new_password".to_owned(), "too_short".to_owned())]
-    );
+    assert_eq!(weak.field_errors(), vec![("new_password".to_owned(), "too_short".to_owned())]);
     let new_password = "reset to something new";
-    app.post(
-        "/api/v1/password-resets/confirm",
-        None,
-        json!({"token": token, "new_password": new_password}),
-    )
-    .expect(204);
-    app.get("/api/v1/users/me", Some(&tokens.access))
-        .expect(401);
+    app.post("/api/v1/password-resets/confirm", None, json!({"token": token, "new_password": new_password}))
+        .expect(204);
+    app.get("/api/v1/users/me", Some(&tokens.access)).expect(401);
     app.log_in_with(&email, PASSWORD).expect(401);
     app.log_in_with(&email, new_password).expect(200);
     app.post(
@@ -497,16 +356,11 @@ fn password_reset_by_mail_ends_every_session() {
     .expect(422);
 
     // Tokens expire after an hour.
-    app.post("/api/v1/password-resets", None, json!({"email": email}))
-        .expect(202);
+    app.post("/api/v1/password-resets", None, json!({"email": email})).expect(202);
     let late = app.wait_for_token(&email, 2);
     clock.advance(Duration::minutes(61));
-    app.post(
-        "/api/v1/password-resets/confirm",
-        None,
-        json!({"token": late, "new_password": "too late for this one"}),
-    )
-    .expect(422);
+    app.post("/api/v1/password-resets/confirm", None, json!({"token": late, "new_password": "too late for this one"}))
+        .expect(422);
 }
 
 #[test]
@@ -536,25 +390,16 @@ fn admins_list_and_administer_users() {
         let page = app.get(&path, Some(&admin.access));
         page.expect(200);
         let body = page.json();
-        seen.extend(
-            body["items"]
-                .as_array()
-                .expect("items")
-                .iter()
-                .map(|a| a["id"].clone()),
-        );
+        seen.extend(body["items"].as_array().expect("items").iter().map(|a| a["id"].clone()));
         match body["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
         }
     }
     assert_eq!(seen, ids);
-    app.get("/api/v1/admin/users?cursor=%%%", Some(&admin.access))
-        .expect(400);
-    app.get("/api/v1/admin/users?limit=1000", Some(&admin.access))
-        .expect(422);
-    app.get("/api/v1/admin/users?limit=abc", Some(&admin.access))
-        .expect(400);
+    app.get("/api/v1/admin/users?cursor=%%%", Some(&admin.access)).expect(400);
+    app.get("/api/v1/admin/users?limit=1000", Some(&admin.access)).expect(422);
+    app.get("/api/v1/admin/users?limit=abc", Some(&admin.access)).expect(400);
 
     let target = format!("page0-{marker}@example.com");
     let target_tokens = app.log_in(&target);
@@ -565,66 +410,26 @@ fn admins_list_and_administer_users() {
         json!({"roles": ["customer", "support_agent"]}),
     );
     promoted.expect(200);
-    assert_eq!(
-        promoted.json()["roles"],
-        json!(["customer", "support_agent"])
-    );
+    assert_eq!(promoted.json()["roles"], json!(["customer", "support_agent"]));
 
-    let bad_role = app.patch(
-        &format!("/api/v1/admin/users/{id}"),
-        Some(&admin.access),
-        json!({"roles": ["root"]}),
-    );
+    let bad_role = app.patch(&format!("/api/v1/admin/users/{id}"), Some(&admin.access), json!({"roles": ["root"]}));
     bad_role.expect(422);
-    assert_eq!(
-        bad_role.field_errors(),
-        vec![("roles[0]".to_owned(), "unknown_role".to_owned())]
-    );
+    assert_eq!(bad_role.field_errors(), vec![("roles[0]".to_owned(), "unknown_role".to_owned())]);
 
-    app.patch(
-        &format!("/api/v1/admin/users/{id}"),
-        Some(&admin.access),
-        json!({"active": false}),
-    )
-    .expect(200);
-    app.get("/api/v1/users/me", Some(&target_tokens.access))
-        .expect(401);
+    app.patch(&format!("/api/v1/admin/users/{id}"), Some(&admin.access), json!({"active": false})).expect(200);
+    app.get("/api/v1/users/me", Some(&target_tokens.access)).expect(401);
     app.log_in_with(&target, PASSWORD).expect(401);
-    app.patch(
-        &format!("/api/v1/admin/users/{id}"),
-        Some(&admin.access),
-        json!({"active": true}),
-    )
-    .expect(200);
+    app.patch(&format!("/api/v1/admin/users/{id}"), Some(&admin.access), json!({"active": true})).expect(200);
     app.log_in(&target);
 
     let unknown = uuid::Uuid::now_v7();
-    app.patch(
-        &format!("/api/v1/admin/users/{unknown}"),
-        Some(&admin.access),
-        json!({"active": false}),
-    )
-    .expect(404);
-    app.patch(
-        "/api/v1/admin/users/42",
-        Some(&admin.access),
-        json!({"active": false}),
-    )
-    .expect(404);
-    app.patch(
-        &format!("/api/v1/admin/users/{id}"),
-        Some(&customer.access),
-        json!({"active": false}),
-    )
-    .expect(403);
+    app.patch(&format!("/api/v1/admin/users/{unknown}"), Some(&admin.access), json!({"active": false})).expect(404);
+    app.patch("/api/v1/admin/users/42", Some(&admin.access), json!({"active": false})).expect(404);
+    app.patch(&format!("/api/v1/admin/users/{id}"), Some(&customer.access), json!({"active": false})).expect(403);
 
     let me = app.get("/api/v1/users/me", Some(&admin.access)).json();
     let own = me["id"].as_str().expect("id");
-    let demote = app.patch(
-        &format!("/api/v1/admin/users/{own}"),
-        Some(&admin.access),
-        json!({"roles": ["customer"]}),
-    );
+    let demote = app.patch(&format!("/api/v1/admin/users/{own}"), Some(&admin.access), json!({"roles": ["customer"]}));
     demote.expect(409);
     assert_eq!(demote.problem_code(), "cannot_change_own_admin");
 }

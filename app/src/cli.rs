@@ -9,11 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tienda",
-    version,
-    about = "Tienda: the shop as a modular monolith"
-)]
+#[command(name = "tienda", version, about = "Tienda: the shop as a modular monolith")]
 pub struct Cli {
     /// Configuration file (default: ./tienda.toml when it exists).
     #[arg(long, global = true, env = "TIENDA_CONFIG")]
@@ -101,13 +97,9 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Events { command } => events(settings, command),
         Command::Seed { demo, products } => seed(settings, demo, products),
-        Command::Admin {
-            command:
-                AdminCommand::Create {
-                    email,
-                    display_name,
-                },
-        } => create_admin(settings, &email, &display_name),
+        Command::Admin { command: AdminCommand::Create { email, display_name } } => {
+            create_admin(settings, &email, &display_name)
+        }
     }
 }
 
@@ -177,14 +169,7 @@ fn create_admin(settings: Settings, email: &str, display_name: &str) -> ExitCode
     if let Err(error) = shop.migrate() {
         return fail(&error);
     }
-    match shop.users.create_account(
-        Registration {
-            email,
-            password,
-            display_name,
-        },
-        &[kernel::auth::Role::Admin],
-    ) {
+    match shop.users.create_account(Registration { email, password, display_name }, &[kernel::auth::Role::Admin]) {
         Ok(account) => {
             println!("created admin {} ({})", account.email, account.id);
             ExitCode::SUCCESS
@@ -269,10 +254,7 @@ fn seed(settings: Settings, demo: bool, products: Option<usize>) -> ExitCode {
     }
     match result {
         Ok(n) => {
-            println!(
-                "seeded {n} products in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
+            println!("seeded {n} products in {:.1} s", started.elapsed().as_secs_f64());
             ExitCode::SUCCESS
         }
         Err(error) => fail(&error),

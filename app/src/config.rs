@@ -12,13 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Every context of the shop, in dependency order.
-pub const CONTEXTS: [&str; 5] = [
-    users::CONTEXT,
-    catalog::CONTEXT,
-    orders::CONTEXT,
-    support::CONTEXT,
-    orchestration::CONTEXT,
-];
+pub const CONTEXTS: [&str; 5] =
+    [users::CONTEXT, catalog::CONTEXT, orders::CONTEXT, support::CONTEXT, orchestration::CONTEXT];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,10 +129,7 @@ impl Default for Settings {
                 sweep_interval_ms: 1_000,
                 lease_ttl_secs: 15,
             },
-            mail: MailConfig {
-                from: "Tienda <no-reply@tienda.localhost>".to_owned(),
-                smtp_url: None,
-            },
+            mail: MailConfig { from: "Tienda <no-reply@tienda.localhost>".to_owned(), smtp_url: None },
         }
     }
 }
@@ -150,24 +142,16 @@ impl Settings {
     /// Loads defaults, then the TOML file if it exists, then the environment.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        let file = config_file
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("tienda.toml"));
+        let file = config_file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("tienda.toml"));
         if file.exists() {
             figment = figment.merge(Toml::file(&file));
         } else if config_file.is_some() {
-            return Err(ConfigError(format!(
-                "config file {} does not exist",
-                file.display()
-            )));
+            return Err(ConfigError(format!("config file {} does not exist", file.display())));
         }
         Self::from_figment(figment, std::env::vars())
     }
 
-    fn from_figment(
-        figment: Figment,
-        env: impl Iterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
+    fn from_figment(figment: Figment, env: impl Iterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let env: Vec<(String, String)> = env.collect();
         let figment = figment.merge(
             Env::prefixed("TIENDA_")
@@ -175,22 +159,16 @@ impl Settings {
                 .ignore(&["config"])
                 .filter(|key| !key.as_str().to_ascii_lowercase().ends_with("_database_url")),
         );
-        let mut settings: Settings = figment
-            .extract()
-            .map_err(|error| ConfigError(error.to_string()))?;
+        let mut settings: Settings = figment.extract().map_err(|error| ConfigError(error.to_string()))?;
         for (key, value) in env {
             if key == "DATABASE_URL" && !value.is_empty() {
                 settings.database.url = Some(value);
-            } else if let Some(context) = key
-                .strip_prefix("TIENDA_")
-                .and_then(|rest| rest.strip_suffix("_DATABASE_URL"))
+            } else if let Some(context) =
+                key.strip_prefix("TIENDA_").and_then(|rest| rest.strip_suffix("_DATABASE_URL"))
             {
                 let context = context.to_ascii_lowercase();
                 if !CONTEXTS.contains(&context.as_str()) {
-                    return Err(ConfigError(format!(
-                        "{key} names no context (contexts: {})",
-                        CONTEXTS.join(", ")
-                    )));
+                    return Err(ConfigError(format!("{key} names no context (contexts: {})", CONTEXTS.join(", "))));
                 }
                 settings.database.context_urls.insert(context, value);
             }
@@ -202,9 +180,7 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         for context in self.database.context_urls.keys() {
             if !CONTEXTS.contains(&context.as_str()) {
-                return Err(ConfigError(format!(
-                    "database.context_urls names unknown context `{context}`"
-                )));
+                return Err(ConfigError(format!("database.context_urls names unknown context `{context}`")));
             }
         }
         if let Some(url) = &self.database.url
@@ -219,25 +195,15 @@ impl Settings {
             return Err(ConfigError("token lifetimes are too short".to_owned()));
         }
         if self.events.max_attempts == 0 || self.events.sweep_interval_ms == 0 {
-            return Err(ConfigError(
-                "events.max_attempts and events.sweep_interval_ms must be at least 1".to_owned(),
-            ));
+            return Err(ConfigError("events.max_attempts and events.sweep_interval_ms must be at least 1".to_owned()));
         }
         if self.auth.lockout_threshold == 0 {
-            return Err(ConfigError(
-                "auth.lockout_threshold must be at least 1".to_owned(),
-            ));
+            return Err(ConfigError("auth.lockout_threshold must be at least 1".to_owned()));
         }
         let role_prefix_ok = !self.database.role_prefix.is_empty()
-            && self
-                .database
-                .role_prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && self.database.role_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !role_prefix_ok {
-            return Err(ConfigError(
-                "database.role_prefix must be letters, digits and underscores".to_owned(),
-            ));
+            return Err(ConfigError("database.role_prefix must be letters, digits and underscores".to_owned()));
         }
         Ok(())
     }
@@ -249,17 +215,12 @@ impl Settings {
         }
         match &self.database.url {
             Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}",
-                self.data_dir.join(format!("{context}.db")).display()
-            ),
+            None => format!("sqlite://{}", self.data_dir.join(format!("{context}.db")).display()),
         }
     }
 
     pub fn context_role(&self, context: &str) -> Option<String> {
-        self.database
-            .context_roles
-            .then(|| format!("{}_{context}", self.database.role_prefix))
+        self.database.context_roles.then(|| format!("{}_{context}", self.database.role_prefix))
     }
 }
 
@@ -269,22 +230,14 @@ mod tests {
 
     /// Loads settings from `toml` with `env` set, inside figment's jail
     /// (which serialises tests that touch the process environment).
-    fn with_settings(
-        toml: &str,
-        env: &[(&str, &str)],
-        check: impl FnOnce(Result<Settings, ConfigError>),
-    ) {
+    fn with_settings(toml: &str, env: &[(&str, &str)], check: impl FnOnce(Result<Settings, ConfigError>)) {
         let toml = toml.to_owned();
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         figment::Jail::expect_with(move |jail| {
             for (key, value) in &env {
                 jail.set_env(key, value);
             }
-            let figment =
-                Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(&toml));
+            let figment = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(&toml));
             check(Settings::from_figment(figment, env.clone().into_iter()));
             Ok(())
         });
@@ -295,10 +248,7 @@ mod tests {
         with_settings("", &[], |settings| {
             let settings = settings.expect("defaults load");
             assert_eq!(settings.database_url("users"), "sqlite://data/users.db");
-            assert_eq!(
-                settings.auth.password_hashing,
-                users::passwords::HashingProfile::Owasp
-            );
+            assert_eq!(settings.auth.password_hashing, users::passwords::HashingProfile::Owasp);
         });
     }
 
@@ -326,31 +276,17 @@ mod tests {
             |settings| {
                 let settings = settings.expect("loads");
                 assert_eq!(settings.database_url("users"), "postgres://shop@db/tienda");
-                assert_eq!(
-                    settings.database_url("catalog"),
-                    "postgres://cat@db2/catalog"
-                );
-                assert_eq!(
-                    settings.context_role("users").as_deref(),
-                    Some("tienda_users")
-                );
+                assert_eq!(settings.database_url("catalog"), "postgres://cat@db2/catalog");
+                assert_eq!(settings.context_role("users").as_deref(), Some("tienda_users"));
             },
         );
     }
 
     #[test]
     fn rejects_bad_values() {
-        with_settings("", &[("DATABASE_URL", "mysql://x")], |s| {
-            assert!(s.is_err())
-        });
-        with_settings(
-            "",
-            &[("TIENDA_BILLING_DATABASE_URL", "postgres://x/y")],
-            |s| assert!(s.is_err()),
-        );
+        with_settings("", &[("DATABASE_URL", "mysql://x")], |s| assert!(s.is_err()));
+        with_settings("", &[("TIENDA_BILLING_DATABASE_URL", "postgres://x/y")], |s| assert!(s.is_err()));
         with_settings("unknown_key = 1\n", &[], |s| assert!(s.is_err()));
-        with_settings("[auth]\npassword_hashing = \"md5\"\n", &[], |s| {
-            assert!(s.is_err())
-        });
+        with_settings("[auth]\npassword_hashing = \"md5\"\n", &[], |s| assert!(s.is_err()));
     }
 }

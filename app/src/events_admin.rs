@@ -37,10 +37,7 @@ pub fn list_dead_letters(shop: &Shop) -> Result<Vec<ContextDeadLetter>, DbError>
     for relay in &shop.relays {
         let mut conn = relay.db.conn()?;
         for dead_letter in admin::dead_letters(&mut conn)? {
-            all.push(ContextDeadLetter {
-                context: relay.context,
-                dead_letter,
-            });
+            all.push(ContextDeadLetter { context: relay.context, dead_letter });
         }
     }
     Ok(all)
@@ -80,10 +77,7 @@ pub async fn dead_letters(
     principal.require_role(&[Role::Admin])?;
     let shop: Arc<Shop> = shop.into_inner();
     let items = blocking(move || list_dead_letters(&shop).map_err(db_error)).await?;
-    Ok(HttpResponse::Ok().json(DeadLetterList {
-        items,
-        next_cursor: None,
-    }))
+    Ok(HttpResponse::Ok().json(DeadLetterList { items, next_cursor: None }))
 }
 
 #[utoipa::path(
@@ -114,10 +108,6 @@ pub async fn replay_event(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/admin/events/dead-letters").route(web::get().to(dead_letters)),
-    )
-    .service(
-        web::resource("/api/v1/admin/events/{event_id}/replay").route(web::post().to(replay_event)),
-    );
+    cfg.service(web::resource("/api/v1/admin/events/dead-letters").route(web::get().to(dead_letters)))
+        .service(web::resource("/api/v1/admin/events/{event_id}/replay").route(web::post().to(replay_event)));
 }

@@ -11,23 +11,13 @@ type ReadCounter = fn(&kernel::events::RelayMetrics) -> u64;
 
 /// What the metrics endpoint reads.
 pub struct MetricsSources {
-    pub relays: Vec<(
-        &'static str,
-        kernel::db::ContextDatabase,
-        Arc<kernel::events::RelayMetrics>,
-    )>,
+    pub relays: Vec<(&'static str, kernel::db::ContextDatabase, Arc<kernel::events::RelayMetrics>)>,
     pub clock: Arc<dyn kernel::Clock>,
 }
 
 impl MetricsSources {
     pub fn from_relays(relays: &[RelayInfo], clock: Arc<dyn kernel::Clock>) -> Self {
-        Self {
-            relays: relays
-                .iter()
-                .map(|r| (r.context, r.db.clone(), r.metrics.clone()))
-                .collect(),
-            clock,
-        }
+        Self { relays: relays.iter().map(|r| (r.context, r.db.clone(), r.metrics.clone())).collect(), clock }
     }
 }
 
@@ -44,13 +34,8 @@ pub async fn metrics(sources: web::Data<MetricsSources>) -> HttpResponse {
                 let age = db
                     .conn()
                     .ok()
-                    .and_then(|mut conn| {
-                        kernel::events::admin::oldest_pending_age(&mut conn, now).ok()
-                    })
-                    .map(|age| {
-                        age.map(|a| a.num_milliseconds() as f64 / 1000.0)
-                            .unwrap_or(0.0)
-                    });
+                    .and_then(|mut conn| kernel::events::admin::oldest_pending_age(&mut conn, now).ok())
+                    .map(|age| age.map(|a| a.num_milliseconds() as f64 / 1000.0).unwrap_or(0.0));
                 (*context, metrics.clone(), age)
             })
             .collect();
@@ -61,26 +46,10 @@ pub async fn metrics(sources: web::Data<MetricsSources>) -> HttpResponse {
 
     let mut out = String::new();
     let counters: [(&str, &str, ReadCounter); 4] = [
-        (
-            "tienda_events_relayed_total",
-            "Outbox rows taken up by the relay.",
-            |m| m.relayed(),
-        ),
-        (
-            "tienda_events_delivered_total",
-            "Event deliveries that a subscriber applied.",
-            |m| m.delivered(),
-        ),
-        (
-            "tienda_events_failed_total",
-            "Failed delivery attempts, retries included.",
-            |m| m.failed(),
-        ),
-        (
-            "tienda_events_dead_lettered_total",
-            "Deliveries given up and dead-lettered.",
-            |m| m.dead_lettered(),
-        ),
+        ("tienda_events_relayed_total", "Outbox rows taken up by the relay.", |m| m.relayed()),
+        ("tienda_events_delivered_total", "Event deliveries that a subscriber applied.", |m| m.delivered()),
+        ("tienda_events_failed_total", "Failed delivery attempts, retries included.", |m| m.failed()),
+        ("tienda_events_dead_lettered_total", "Deliveries given up and dead-lettered.", |m| m.dead_lettered()),
     ];
     for (name, help, read) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -89,10 +58,7 @@ pub async fn metrics(sources: web::Data<MetricsSources>) -> HttpResponse {
         }
     }
     let name = "tienda_outbox_oldest_pending_seconds";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Age of the oldest event not yet delivered to every subscriber (0 when none)."
-    );
+    let _ = writeln!(out, "# HELP {name} Age of the oldest event not yet delivered to every subscriber (0 when none).");
     let _ = writeln!(out, "# TYPE {name} gauge");
     for (context, _, age) in &ages {
         match age {
@@ -104,7 +70,5 @@ pub async fn metrics(sources: web::Data<MetricsSources>) -> HttpResponse {
             }
         }
     }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(out)
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out)
 }

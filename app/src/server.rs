@@ -11,9 +11,7 @@ use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use kernel::db::ContextDatabase;
 use kernel::http::ApiError;
-use kernel::http::{
-    json_config, path_config, problem_for_bare_errors, query_config, route_not_found,
-};
+use kernel::http::{json_config, path_config, problem_for_bare_errors, query_config, route_not_found};
 use serde::Serialize;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -32,16 +30,11 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
     let catalog = web::Data::from(shop.catalog.clone());
     let authenticator = web::Data::new(shop.authenticator());
     let databases = web::Data::new(Databases(shop.databases.clone()));
-    let metrics = web::Data::new(MetricsSources::from_relays(
-        &shop.relays,
-        shop.clock.clone(),
-    ));
+    let metrics = web::Data::new(MetricsSources::from_relays(&shop.relays, shop.clock.clone()));
     let shop_data = web::Data::from(shop.clone());
     let openapi = api_doc();
     let workers = match shop.settings.workers {
-        0 => std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(2),
+        0 => std::thread::available_parallelism().map(usize::from).unwrap_or(2),
         n => n,
     };
     let server = HttpServer::new(move || {
@@ -63,9 +56,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
                 async move {
                     let mut response = response.await?;
                     if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                        response
-                            .headers_mut()
-                            .insert(HeaderName::from_static("x-request-id"), id);
+                        response.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
                     }
                     Ok(response)
                 }
@@ -136,50 +127,28 @@ pub async fn ready(databases: web::Data<Databases>) -> HttpResponse {
         .0
         .iter()
         .cloned()
-        .map(|db| {
-            (
-                db.context(),
-                web::block(move || db.ping_within(Duration::from_secs(2))),
-            )
-        })
+        .map(|db| (db.context(), web::block(move || db.ping_within(Duration::from_secs(2)))))
         .collect();
     let mut contexts = std::collections::BTreeMap::new();
     for (context, check) in pending {
         let health = match check.await {
-            Ok(Ok(())) => ContextHealth {
-                status: "up",
-                error: None,
-            },
-            Ok(Err(error)) => ContextHealth {
-                status: "down",
-                error: Some(error.to_string()),
-            },
-            Err(error) => ContextHealth {
-                status: "down",
-                error: Some(error.to_string()),
-            },
+            Ok(Ok(())) => ContextHealth { status: "up", error: None },
+            Ok(Err(error)) => ContextHealth { status: "down", error: Some(error.to_string()) },
+            Err(error) => ContextHealth { status: "down", error: Some(error.to_string()) },
         };
         if let Some(error) = &health.error {
             tracing::warn!(context, error = %error, "context database is down");
         }
         contexts.insert(context.to_owned(), health);
     }
-    let down: Vec<&str> = contexts
-        .iter()
-        .filter(|(_, health)| health.status != "up")
-        .map(|(name, _)| name.as_str())
-        .collect();
+    let down: Vec<&str> =
+        contexts.iter().filter(|(_, health)| health.status != "up").map(|(name, _)| name.as_str()).collect();
     if down.is_empty() {
-        return HttpResponse::Ok().json(Readiness {
-            status: "ready",
-            contexts,
-        });
+        return HttpResponse::Ok().json(Readiness { status: "ready", contexts });
     }
     let problem = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready")
         .with_detail(format!("database unavailable: {}", down.join(", ")))
         .problem();
     let body = serde_json::to_vec(&NotReadyProblem { problem, contexts }).unwrap_or_default();
-    HttpResponse::ServiceUnavailable()
-        .content_type(kernel::http::PROBLEM_JSON)
-        .body(body)
+    HttpResponse::ServiceUnavailable().content_type(kernel::http::PROBLEM_JSON).body(body)
 }

@@ -6,12 +6,8 @@ use catalog::images::ImageStore;
 use catalog::{CatalogService, InProcessCatalogApi};
 use kernel::auth::Authenticator;
 use kernel::clock::{Clock, SystemClock};
-use kernel::db::{
-    ContextDatabase, DatabaseSettings, DbError, Location, MigrateFn, provision_postgres,
-};
-use kernel::events::{
-    EventBus, Outbox, Relay, RelayHandle, RelayMetrics, RelaySettings, RetryPolicy,
-};
+use kernel::db::{ContextDatabase, DatabaseSettings, DbError, Location, MigrateFn, provision_postgres};
+use kernel::events::{EventBus, Outbox, Relay, RelayHandle, RelayMetrics, RelaySettings, RetryPolicy};
 use kernel::mail::{FileMailer, Mailer, SmtpMailer};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -70,10 +66,7 @@ impl Shop {
         Self::assemble_with_clock(settings, Arc::new(SystemClock))
     }
 
-    pub fn assemble_with_clock(
-        settings: Settings,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, StartError> {
+    pub fn assemble_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let mut databases = Vec::with_capacity(CONTEXTS.len());
         for context in CONTEXTS {
             let location = Location::parse(&settings.database_url(context))?;
@@ -106,9 +99,7 @@ impl Shop {
         }
         let key = match &settings.auth.signing_key {
             Some(encoded) => SigningKey::from_base64(encoded)?,
-            None => {
-                SigningKey::load_or_create(&settings.data_dir.join("secrets").join("signing.key"))?
-            }
+            None => SigningKey::load_or_create(&settings.data_dir.join("secrets").join("signing.key"))?,
         };
         let users_settings = UsersSettings {
             access_token_ttl: chrono::Duration::seconds(settings.auth.access_token_ttl_secs),
@@ -120,10 +111,7 @@ impl Shop {
         };
         let mailer: Arc<dyn Mailer> = match &settings.mail.smtp_url {
             Some(url) => Arc::new(SmtpMailer::from_url(url, settings.mail.from.clone())?),
-            None => Arc::new(FileMailer::new(
-                settings.data_dir.join("mail"),
-                settings.mail.from.clone(),
-            )),
+            None => Arc::new(FileMailer::new(settings.data_dir.join("mail"), settings.mail.from.clone())),
         };
         let bus = EventBus::new();
         let relay_settings = RelaySettings {
@@ -143,21 +131,9 @@ impl Shop {
             [(&users_db, &users_outbox), (&catalog_db, &catalog_outbox)]
                 .into_iter()
                 .map(|(db, outbox)| {
-                    let relay = Relay::new(
-                        db.clone(),
-                        outbox.wake(),
-                        Arc::new(bus.clone()),
-                        clock.clone(),
-                        relay_settings,
-                    );
-                    (
-                        RelayInfo {
-                            context: db.context(),
-                            db: db.clone(),
-                            metrics: relay.metrics(),
-                        },
-                        relay,
-                    )
+                    let relay =
+                        Relay::new(db.clone(), outbox.wake(), Arc::new(bus.clone()), clock.clone(), relay_settings);
+                    (RelayInfo { context: db.context(), db: db.clone(), metrics: relay.metrics() }, relay)
                 })
                 .unzip();
 
@@ -197,12 +173,7 @@ impl Shop {
     /// Starts every context's relay on its own thread (once; later calls
     /// start nothing). Stopping a handle drains what is due first.
     pub fn start_relays(&self) -> Vec<RelayHandle> {
-        let idle = std::mem::take(
-            &mut *self
-                .idle_relays
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
+        let idle = std::mem::take(&mut *self.idle_relays.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         idle.into_iter().map(Relay::spawn).collect()
     }
 
@@ -221,10 +192,7 @@ impl Shop {
                     if let Err(error) = catalog.sweep_expired() {
                         tracing::warn!(error = %error, "reservation sweep failed");
                     }
-                    stopped = condvar
-                        .wait_timeout(stopped, interval)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
+                    stopped = condvar.wait_timeout(stopped, interval).unwrap_or_else(|p| p.into_inner()).0;
                 }
             })
             .ok();
@@ -246,9 +214,7 @@ impl Shop {
         let mut applied = Vec::new();
         for db in &self.databases {
             let context = db.context();
-            if let Location::Postgres { url } =
-                Location::parse(&self.settings.database_url(context))?
-            {
+            if let Location::Postgres { url } = Location::parse(&self.settings.database_url(context))? {
                 let role = self.settings.context_role(context);
                 provision_postgres(&url, context, role.as_deref())?;
             }

@@ -40,10 +40,7 @@ fn subscriber(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
 }
 
 fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -61,33 +58,22 @@ fn run(label: &str, backend: &Backend, events: usize, producers: usize, pace: Op
     let committed: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let (commits, observed) = (committed.clone(), latencies.clone());
-    bus.subscribe::<Measured, _>(
-        "bench_subscriber.apply",
-        subscriber_db.db.clone(),
-        move |conn, event, _| {
-            diesel::sql_query("INSERT INTO effects (n) VALUES ($1)")
-                .bind::<diesel::sql_types::BigInt, _>(event.n)
-                .execute(conn)?;
-            if let Some(at) = commits.lock().expect("commits").get(&event.n) {
-                observed.lock().expect("latencies").push(at.elapsed());
-            }
-            Ok(())
-        },
-    );
-    let relay = Relay::new(
-        emitter_db.db.clone(),
-        outbox.wake(),
-        Arc::new(bus),
-        clock,
-        RelaySettings::default(),
-    )
-    .spawn();
+    bus.subscribe::<Measured, _>("bench_subscriber.apply", subscriber_db.db.clone(), move |conn, event, _| {
+        diesel::sql_query("INSERT INTO effects (n) VALUES ($1)")
+            .bind::<diesel::sql_types::BigInt, _>(event.n)
+            .execute(conn)?;
+        if let Some(at) = commits.lock().expect("commits").get(&event.n) {
+            observed.lock().expect("latencies").push(at.elapsed());
+        }
+        Ok(())
+    });
+    let relay =
+        Relay::new(emitter_db.db.clone(), outbox.wake(), Arc::new(bus), clock, RelaySettings::default()).spawn();
 
     let started = Instant::now();
     std::thread::scope(|scope| {
         for producer in 0..producers {
-            let (outbox, db, committed) =
-                (outbox.clone(), emitter_db.db.clone(), committed.clone());
+            let (outbox, db, committed) = (outbox.clone(), emitter_db.db.clone(), committed.clone());
             scope.spawn(move || {
                 let mut conn = db.conn().expect("conn");
                 for i in 0..events / producers {
@@ -141,10 +127,9 @@ enum Backend {
 impl Backend {
     fn databases(&self) -> (TestDatabase, TestDatabase) {
         match self {
-            Backend::Sqlite => (
-                TestDatabase::sqlite("bench_emitter", emitter),
-                TestDatabase::sqlite("bench_subscriber", subscriber),
-            ),
+            Backend::Sqlite => {
+                (TestDatabase::sqlite("bench_emitter", emitter), TestDatabase::sqlite("bench_subscriber", subscriber))
+            }
             Backend::Postgres(url) => (
                 TestDatabase::postgres(url, "bench_emitter", emitter),
                 TestDatabase::postgres(url, "bench_subscriber", subscriber),
@@ -163,12 +148,6 @@ fn main() {
     for (label, backend) in &backends {
         run(label, backend, events, producers, None);
         // 200 events/s in all: well below either backend's capacity.
-        run(
-            label,
-            backend,
-            1000,
-            producers,
-            Some(Duration::from_millis(5 * producers as u64)),
-        );
+        run(label, backend, 1000, producers, Some(Duration::from_millis(5 * producers as u64)));
     }
 }

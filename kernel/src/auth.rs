@@ -15,19 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Customer,
@@ -66,11 +54,7 @@ impl Principal {
 
     /// 403 unless the principal has at least one of `roles`.
     pub fn require_role(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.iter().any(|role| self.has_role(*role)) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden())
-        }
+        if roles.iter().any(|role| self.has_role(*role)) { Ok(()) } else { Err(ApiError::forbidden()) }
     }
 }
 
@@ -117,29 +101,23 @@ impl FromRequest for Authenticated {
                 return Err(ApiError::internal("no Authenticator registered in app data").into());
             };
             let token = token.map_err(actix_web::Error::from)?;
-            let principal = authenticator
-                .authenticate(&token)
-                .await
-                .map_err(ApiError::from)?;
+            let principal = authenticator.authenticate(&token).await.map_err(ApiError::from)?;
             Ok(Authenticated(principal))
         })
     }
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
-    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized("send an access token as `Authorization: Bearer <token>`")
-    })?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
-        ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-    })?;
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("send an access token as `Authorization: Bearer <token>`"))?;
+    let value = value.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthorized(
-            "the Authorization header must be `Bearer <token>`",
-        ));
+        return Err(ApiError::unauthorized("the Authorization header must be `Bearer <token>`"));
     }
     Ok(token.trim().to_owned())
 }
@@ -158,15 +136,9 @@ mod tests {
 
     #[test]
     fn role_guard_answers_403() {
-        let principal = Principal {
-            user_id: UserId::new(),
-            session_id: SessionId::new(),
-            roles: vec![Role::Customer],
-        };
+        let principal = Principal { user_id: UserId::new(), session_id: SessionId::new(), roles: vec![Role::Customer] };
         assert!(principal.require_role(&[Role::Customer]).is_ok());
-        let error = principal
-            .require_role(&[Role::Admin, Role::SupportAgent])
-            .expect_err("forbidden");
+        let error = principal.require_role(&[Role::Admin, Role::SupportAgent]).expect_err("forbidden");
         assert_eq!(error.status, actix_web::http::StatusCode::FORBIDDEN);
     }
 }

@@ -88,18 +88,12 @@ pub enum Location {
 impl Location {
     pub fn parse(url: &str) -> Result<Self, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Location::Postgres {
-                url: url.to_owned(),
-            });
+            return Ok(Location::Postgres { url: url.to_owned() });
         }
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
             && !path.is_empty()
         {
-            return Ok(Location::Sqlite {
-                path: path.to_owned(),
-            });
+            return Ok(Location::Sqlite { path: path.to_owned() });
         }
         Err(DbError::UnsupportedUrl(redact_url(url)))
     }
@@ -118,12 +112,7 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &credentials[..colon],
-                    &url[at..]
-                ),
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &credentials[..colon], &url[at..]),
                 None => url.to_owned(),
             }
         }
@@ -173,10 +162,7 @@ impl ContextConnectionManager {
                 if let Some(role) = &self.settings.role {
                     sql.push_str(&format!("SET ROLE {};", quote_ident(role)));
                 }
-                sql.push_str(&format!(
-                    "SET search_path TO {};",
-                    quote_ident(self.settings.context)
-                ));
+                sql.push_str(&format!("SET search_path TO {};", quote_ident(self.settings.context)));
                 pg.batch_execute(&sql)
             }
         }
@@ -193,12 +179,8 @@ impl r2d2::ManageConnection for ContextConnectionManager {
             Location::Sqlite { path } => SqliteConnection::establish(path).map(DbConn::Sqlite),
             Location::Postgres { url } => PgConnection::establish(url).map(DbConn::Pg),
         }
-        .map_err(|source| DbError::Connect {
-            context: context.clone(),
-            source,
-        })?;
-        self.configure(&mut conn)
-            .map_err(|source| DbError::Configure { context, source })?;
+        .map_err(|source| DbError::Connect { context: context.clone(), source })?;
+        self.configure(&mut conn).map_err(|source| DbError::Configure { context, source })?;
         Ok(conn)
     }
 
@@ -231,10 +213,7 @@ pub fn run_migrations(
         Backend::Sqlite => conn.run_pending_migrations(sqlite),
         Backend::Postgres => conn.run_pending_migrations(postgres),
     }
-    .map_err(|error| DbError::Migration {
-        context: context.to_owned(),
-        message: error.to_string(),
-    })?;
+    .map_err(|error| DbError::Migration { context: context.to_owned(), message: error.to_string() })?;
     Ok(applied.iter().map(|version| version.to_string()).collect())
 }
 
@@ -264,10 +243,8 @@ impl ContextDatabase {
             && let Some(parent) = std::path::Path::new(path).parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent).map_err(|source| DbError::DataDir {
-                path: parent.display().to_string(),
-                source,
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| DbError::DataDir { path: parent.display().to_string(), source })?;
         }
         let context = settings.context;
         let backend = settings.location.backend();
@@ -276,11 +253,7 @@ impl ContextDatabase {
             .min_idle(Some(0))
             .connection_timeout(settings.acquire_timeout)
             .build_unchecked(ContextConnectionManager::new(settings));
-        Ok(Self {
-            context,
-            backend,
-            pool,
-        })
+        Ok(Self { context, backend, pool })
     }
 
     pub fn context(&self) -> &'static str {
@@ -292,10 +265,7 @@ impl ContextDatabase {
     }
 
     pub fn conn(&self) -> Result<PooledConn, DbError> {
-        self.pool.get().map_err(|source| DbError::Pool {
-            context: self.context.to_owned(),
-            source,
-        })
+        self.pool.get().map_err(|source| DbError::Pool { context: self.context.to_owned(), source })
     }
 
     /// Applies the context's pending migrations.
@@ -310,10 +280,7 @@ impl ContextDatabase {
         let mut conn = self
             .pool
             .get_timeout(timeout)
-            .map_err(|source| DbError::Pool {
-                context: self.context.to_owned(),
-                source,
-            })?;
+            .map_err(|source| DbError::Pool { context: self.context.to_owned(), source })?;
         conn.batch_execute("SELECT 1")?;
         Ok(())
     }
@@ -367,10 +334,8 @@ pub fn quote_literal(value: &str) -> String {
 ///
 /// Runs as the user of the URL, which needs CREATEROLE for roles.
 pub fn provision_postgres(url: &str, context: &str, role: Option<&str>) -> Result<(), DbError> {
-    let mut admin = PgConnection::establish(url).map_err(|source| DbError::Connect {
-        context: context.to_owned(),
-        source,
-    })?;
+    let mut admin =
+        PgConnection::establish(url).map_err(|source| DbError::Connect { context: context.to_owned(), source })?;
     let provision = |conn: &mut PgConnection| -> Result<(), diesel::result::Error> {
         let schema = quote_ident(context);
         match role {
@@ -401,10 +366,7 @@ pub fn provision_postgres(url: &str, context: &str, role: Option<&str>) -> Resul
     // once and then finds the role.
     provision(&mut admin)
         .or_else(|_| provision(&mut admin))
-        .map_err(|source| DbError::Provision {
-            context: context.to_owned(),
-            source,
-        })
+        .map_err(|source| DbError::Provision { context: context.to_owned(), source })
 }
 
 mod pg_roles {
@@ -424,48 +386,21 @@ mod tests {
 
     #[test]
     fn backend_is_chosen_from_the_scheme() {
-        assert_eq!(
-            Location::parse("postgres://u@h/db")
-                .map(|l| l.backend())
-                .ok(),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(
-            Location::parse("postgresql://h/db")
-                .map(|l| l.backend())
-                .ok(),
-            Some(Backend::Postgres)
-        );
+        assert_eq!(Location::parse("postgres://u@h/db").map(|l| l.backend()).ok(), Some(Backend::Postgres));
+        assert_eq!(Location::parse("postgresql://h/db").map(|l| l.backend()).ok(), Some(Backend::Postgres));
         assert_eq!(
             Location::parse("sqlite://data/users.db").ok(),
-            Some(Location::Sqlite {
-                path: "data/users.db".into()
-            })
+            Some(Location::Sqlite { path: "data/users.db".into() })
         );
-        assert!(matches!(
-            Location::parse("host=db user=x"),
-            Err(DbError::UnsupportedUrl(_))
-        ));
-        assert!(matches!(
-            Location::parse("mysql://h/db"),
-            Err(DbError::UnsupportedUrl(_))
-        ));
-        assert!(matches!(
-            Location::parse("sqlite://"),
-            Err(DbError::UnsupportedUrl(_))
-        ));
+        assert!(matches!(Location::parse("host=db user=x"), Err(DbError::UnsupportedUrl(_))));
+        assert!(matches!(Location::parse("mysql://h/db"), Err(DbError::UnsupportedUrl(_))));
+        assert!(matches!(Location::parse("sqlite://"), Err(DbError::UnsupportedUrl(_))));
     }
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/shop"),
-            "postgres://app:***@db:5432/shop"
-        );
-        assert_eq!(
-            redact_url("postgres://app@db/shop"),
-            "postgres://app@db/shop"
-        );
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/shop"), "postgres://app:***@db:5432/shop");
+        assert_eq!(redact_url("postgres://app@db/shop"), "postgres://app@db/shop");
         let error = Location::parse("mysql://app:s3cret@db/shop").expect_err("unsupported");
         assert!(!error.to_string().contains("s3cret"));
     }

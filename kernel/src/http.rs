@@ -64,11 +64,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        title: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, title: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
             code: code.into(),
@@ -91,82 +87,55 @@ impl ApiError {
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        let mut error = Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication required",
-        )
-        .with_detail(detail);
+        let mut error =
+            Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required").with_detail(detail);
         error.www_authenticate = true;
         error
     }
 
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
-            .with_detail("your role does not allow this")
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").with_detail("your role does not allow this")
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found")
-            .with_detail(format!("{what} not found"))
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found").with_detail(format!("{what} not found"))
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, "Conflict").with_detail(detail)
     }
 
-    pub fn too_many_requests(
-        code: &'static str,
-        retry_after_seconds: u64,
-        detail: impl Into<String>,
-    ) -> Self {
-        let mut error =
-            Self::new(StatusCode::TOO_MANY_REQUESTS, code, "Too many requests").with_detail(detail);
+    pub fn too_many_requests(code: &'static str, retry_after_seconds: u64, detail: impl Into<String>) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, code, "Too many requests").with_detail(detail);
         error.retry_after_seconds = Some(retry_after_seconds.max(1));
         error
     }
 
     /// A 422 with the given field errors.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let mut error = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Validation failed",
-        )
-        .with_detail("one or more fields are invalid");
+        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed")
+            .with_detail("one or more fields are invalid");
         error.errors = errors;
         error
     }
 
     /// A 422 about one field.
     pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> Self {
-        Self::validation(vec![FieldError {
-            field: field.to_owned(),
-            code: code.to_owned(),
-            message: message.into(),
-        }])
+        Self::validation(vec![FieldError { field: field.to_owned(), code: code.to_owned(), message: message.into() }])
     }
 
     /// A 500 whose cause is logged and never shown.
     pub fn internal(cause: impl fmt::Display) -> Self {
-        let mut error = Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Internal server error",
-        )
-        .with_detail("something went wrong on our side; it has been logged");
+        let mut error = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error")
+            .with_detail("something went wrong on our side; it has been logged");
         error.cause = Some(cause.to_string());
         error
     }
 
     /// A 503 for a dependency (a database) that is down.
     pub fn unavailable(cause: impl fmt::Display) -> Self {
-        let mut error = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            "Service unavailable",
-        )
-        .with_detail("a backing service is unavailable; try again shortly");
+        let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Service unavailable")
+            .with_detail("a backing service is unavailable; try again shortly");
         error.cause = Some(cause.to_string());
         error.retry_after_seconds = Some(5);
         error
@@ -229,11 +198,7 @@ impl From<validator::ValidationErrors> for ApiError {
 
 fn flatten_validation_errors(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
     for (field, kind) in errors.errors() {
-        let path = if prefix.is_empty() {
-            field.to_string()
-        } else {
-            format!("{prefix}.{field}")
-        };
+        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for error in list {
@@ -292,38 +257,24 @@ where
 
 /// JSON extractor settings: size cap and problem documents for every failure.
 pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(MAX_JSON_BODY)
-        .error_handler(|error, _req| json_error(error).into())
+    web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(|error, _req| json_error(error).into())
 }
 
 fn json_error(error: JsonPayloadError) -> ApiError {
     match error {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Payload too large",
-            )
-            .with_detail(format!(
-                "request bodies are limited to {MAX_JSON_BODY} bytes"
-            ))
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large")
+                .with_detail(format!("request bodies are limited to {MAX_JSON_BODY} bytes"))
         }
-        JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Unsupported media type",
-        )
-        .with_detail("send the body as application/json"),
+        JsonPayloadError::ContentType => {
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+                .with_detail("send the body as application/json")
+        }
         JsonPayloadError::Deserialize(error) => match error.classify() {
-            serde_json::error::Category::Data => ApiError::bad_request(
-                "invalid_body",
-                format!("the body does not have the expected shape: {error}"),
-            ),
-            _ => ApiError::bad_request(
-                "malformed_json",
-                format!("the body is not valid JSON: {error}"),
-            ),
+            serde_json::error::Category::Data => {
+                ApiError::bad_request("invalid_body", format!("the body does not have the expected shape: {error}"))
+            }
+            _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {error}")),
         },
         other => ApiError::bad_request("invalid_body", other.to_string()),
     }
@@ -332,8 +283,7 @@ fn json_error(error: JsonPayloadError) -> ApiError {
 /// Path segments that do not parse (an id that is not a UUID) name nothing
 /// that can exist: 404, like an unknown id.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default()
-        .error_handler(|_error: PathError, _req| ApiError::not_found("resource").into())
+    web::PathConfig::default().error_handler(|_error: PathError, _req| ApiError::not_found("resource").into())
 }
 
 pub fn query_config() -> web::QueryConfig {
@@ -344,11 +294,7 @@ pub fn query_config() -> web::QueryConfig {
 
 /// The answer for a route nobody mounted.
 pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(&format!(
-        "route {} {}",
-        req.method(),
-        req.path()
-    )))
+    Err(ApiError::not_found(&format!("route {} {}", req.method(), req.path())))
 }
 
 /// Turns any error response that is not already a problem document (405 from
@@ -364,9 +310,7 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with(PROBLEM_JSON));
     if is_problem {
-        return Ok(ErrorHandlerResponse::Response(
-            response.map_into_left_body(),
-        ));
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
     }
     let status = response.status();
     let code = match status {
@@ -384,9 +328,7 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
     }
     let (request, _) = response.into_parts();
     let problem_response = error.error_response();
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(request, problem_response).map_into_right_body(),
-    ))
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(request, problem_response).map_into_right_body()))
 }
 
 /// Response body type for [`problem_for_bare_errors`].
@@ -427,23 +369,11 @@ mod tests {
 
     #[test]
     fn nested_validation_errors_get_dotted_paths() {
-        let signup = Signup {
-            email: Some("nope".into()),
-            address: Address {
-                city: String::new(),
-            },
-        };
+        let signup = Signup { email: Some("nope".into()), address: Address { city: String::new() } };
         let error = ApiError::from(signup.validate().expect_err("invalid"));
         assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let fields: Vec<_> = error
-            .errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect();
-        assert_eq!(
-            fields,
-            vec![("address.city", "required"), ("email", "email")]
-        );
+        let fields: Vec<_> = error.errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert_eq!(fields, vec![("address.city", "required"), ("email", "email")]);
         assert_eq!(error.errors[0].message, "city is required");
     }
 
@@ -479,9 +409,7 @@ pub mod cursor {
             .decode(cursor.as_bytes())
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| {
-                ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
-            })
+            .ok_or_else(|| ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued"))
     }
 
     /// Page size from `?limit=`: default 20, between 1 and 100.
@@ -489,11 +417,7 @@ pub mod cursor {
         match requested {
             None => Ok(20),
             Some(limit @ 1..=100) => Ok(limit as usize),
-            Some(_) => Err(ApiError::invalid_field(
-                "limit",
-                "range",
-                "limit must be between 1 and 100",
-            )),
+            Some(_) => Err(ApiError::invalid_field("limit", "range", "limit must be between 1 and 100")),
         }
     }
 }

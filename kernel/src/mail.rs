@@ -29,13 +29,8 @@ pub trait Mailer: Send + Sync {
 }
 
 fn build_message(from: &str, message: &MailMessage) -> Result<lettre::Message, MailError> {
-    let from = from
-        .parse()
-        .map_err(|_| MailError::Address(from.to_owned()))?;
-    let to = message
-        .to
-        .parse()
-        .map_err(|_| MailError::Address(message.to.clone()))?;
+    let from = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
+    let to = message.to.parse().map_err(|_| MailError::Address(message.to.clone()))?;
     lettre::Message::builder()
         .from(from)
         .to(to)
@@ -54,10 +49,7 @@ pub struct FileMailer {
 
 impl FileMailer {
     pub fn new(dir: impl Into<PathBuf>, from: impl Into<String>) -> Self {
-        Self {
-            dir: dir.into(),
-            from: from.into(),
-        }
+        Self { dir: dir.into(), from: from.into() }
     }
 
     pub fn dir(&self) -> &std::path::Path {
@@ -68,18 +60,12 @@ impl FileMailer {
 impl Mailer for FileMailer {
     fn send(&self, message: &MailMessage) -> Result<(), MailError> {
         let email = build_message(&self.from, message)?;
-        std::fs::create_dir_all(&self.dir)
-            .map_err(|error| MailError::Delivery(error.to_string()))?;
-        let name = format!(
-            "{}-{}.eml",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
-            uuid::Uuid::now_v7().simple()
-        );
+        std::fs::create_dir_all(&self.dir).map_err(|error| MailError::Delivery(error.to_string()))?;
+        let name = format!("{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"), uuid::Uuid::now_v7().simple());
         let path = self.dir.join(name);
         // Write then rename, so a reader never sees half a message.
         let partial = path.with_extension("eml.partial");
-        std::fs::write(&partial, email.formatted())
-            .map_err(|error| MailError::Delivery(error.to_string()))?;
+        std::fs::write(&partial, email.formatted()).map_err(|error| MailError::Delivery(error.to_string()))?;
         std::fs::rename(&partial, &path).map_err(|error| MailError::Delivery(error.to_string()))?;
         tracing::info!(mail.file = %path.display(), "mail written");
         Ok(())
@@ -100,10 +86,7 @@ impl SmtpMailer {
             .map_err(|error| MailError::Delivery(format!("invalid SMTP URL: {error}")))?
             .timeout(Some(std::time::Duration::from_secs(10)))
             .build();
-        Ok(Self {
-            transport,
-            from: from.into(),
-        })
+        Ok(Self { transport, from: from.into() })
     }
 }
 
@@ -111,10 +94,7 @@ impl Mailer for SmtpMailer {
     fn send(&self, message: &MailMessage) -> Result<(), MailError> {
         use lettre::Transport;
         let email = build_message(&self.from, message)?;
-        self.transport
-            .send(&email)
-            .map(|_| ())
-            .map_err(|error| MailError::Delivery(error.to_string()))
+        self.transport.send(&email).map(|_| ()).map_err(|error| MailError::Delivery(error.to_string()))
     }
 }
 
@@ -137,10 +117,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mailer = FileMailer::new(dir.path(), "Tienda <no-reply@tienda.localhost>");
         mailer.send(&message()).expect("sent");
-        let files: Vec<_> = std::fs::read_dir(dir.path())
-            .expect("dir")
-            .flatten()
-            .collect();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().collect();
         assert_eq!(files.len(), 1);
         let text = std::fs::read_to_string(files[0].path()).expect("read");
         assert!(text.contains("To: ana@example.com"));
@@ -152,10 +129,7 @@ mod tests {
     fn rejects_an_invalid_recipient() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mailer = FileMailer::new(dir.path(), "no-reply@tienda.localhost");
-        let result = mailer.send(&MailMessage {
-            to: "not an address".into(),
-            ..message()
-        });
+        let result = mailer.send(&MailMessage { to: "not an address".into(), ..message() });
         assert!(matches!(result, Err(MailError::Address(_))));
     }
 
@@ -206,18 +180,12 @@ mod tests {
     #[test]
     fn smtp_mailer_delivers_through_a_server() {
         let (port, server) = one_shot_smtp_server();
-        let mailer = SmtpMailer::from_url(
-            &format!("smtp://127.0.0.1:{port}"),
-            "no-reply@tienda.localhost",
-        )
-        .expect("valid url");
+        let mailer =
+            SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}"), "no-reply@tienda.localhost").expect("valid url");
         mailer.send(&message()).expect("delivered");
         drop(mailer);
         let transcript = server.join().expect("server");
-        assert!(
-            transcript.contains("RCPT TO:<ana@example.com>"),
-            "{transcript}"
-        );
+        assert!(transcript.contains("RCPT TO:<ana@example.com>"), "{transcript}");
         assert!(transcript.contains("Your code: 1234"), "{transcript}");
     }
 }

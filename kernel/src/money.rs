@@ -93,10 +93,7 @@ impl Money {
     }
 
     pub fn checked_mul(self, factor: i64) -> Result<Money, MoneyError> {
-        self.amount
-            .checked_mul(factor)
-            .map(|amount| Money::new(amount, self.currency))
-            .ok_or(MoneyError::Overflow)
+        self.amount.checked_mul(factor).map(|amount| Money::new(amount, self.currency)).ok_or(MoneyError::Overflow)
     }
 }
 
@@ -110,14 +107,7 @@ impl fmt::Display for Money {
         let sign = if self.amount < 0 { "-" } else { "" };
         let abs = self.amount.unsigned_abs();
         let scale = scale.unsigned_abs();
-        write!(
-            f,
-            "{sign}{}.{:0width$} {}",
-            abs / scale,
-            abs % scale,
-            self.currency,
-            width = exponent as usize
-        )
+        write!(f, "{sign}{}.{:0width$} {}", abs / scale, abs % scale, self.currency, width = exponent as usize)
     }
 }
 
@@ -145,10 +135,7 @@ mod tests {
             Money::new(1, eur()).checked_add(Money::new(1, usd)),
             Err(MoneyError::CurrencyMismatch(_, _))
         ));
-        assert_eq!(
-            Money::new(i64::MAX, eur()).checked_add(Money::new(1, eur())),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Money::new(i64::MAX, eur()).checked_add(Money::new(1, eur())), Err(MoneyError::Overflow));
     }
 
     #[test]
@@ -163,8 +150,7 @@ mod tests {
     fn serialises_as_code_and_minor_units() {
         let json = serde_json::to_value(Money::new(1999, eur())).expect("serialises");
         assert_eq!(json, serde_json::json!({"amount": 1999, "currency": "EUR"}));
-        let bad: Result<Money, _> =
-            serde_json::from_value(serde_json::json!({"amount": 1, "currency": "ABC"}));
+        let bad: Result<Money, _> = serde_json::from_value(serde_json::json!({"amount": 1, "currency": "ABC"}));
         assert!(bad.is_err());
     }
 }

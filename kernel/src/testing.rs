@@ -5,8 +5,7 @@
 //! in a fresh database with its own per-context roles, dropped afterwards.
 
 use crate::db::{
-    ContextDatabase, DatabaseSettings, Location, MigrateFn, provision_postgres, quote_ident,
-    quote_literal,
+    ContextDatabase, DatabaseSettings, Location, MigrateFn, provision_postgres, quote_ident, quote_literal,
 };
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
@@ -34,11 +33,7 @@ impl ScratchPostgres {
             .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
             .unwrap_or_else(|error| panic!("cannot create test database {name}: {error}"));
         let url = with_database_name(admin_url, &name);
-        Self {
-            admin_url: admin_url.to_owned(),
-            name,
-            url,
-        }
+        Self { admin_url: admin_url.to_owned(), name, url }
     }
 
     pub fn url(&self) -> &str {
@@ -56,10 +51,7 @@ impl Drop for ScratchPostgres {
         let Ok(mut admin) = PgConnection::establish(&self.admin_url) else {
             return;
         };
-        let _ = admin.batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(&self.name)
-        ));
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&self.name)));
         let _ = admin.batch_execute(&format!(
             "DO $$ DECLARE r record; BEGIN
                FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE {} LOOP
@@ -77,9 +69,7 @@ pub fn with_database_name(url: &str, database: &str) -> String {
         None => (url, ""),
     };
     let authority_start = base.find("://").map(|at| at + 3).unwrap_or(0);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map(|at| authority_start + at);
+    let path_start = base[authority_start..].find('/').map(|at| authority_start + at);
     let host_part = match path_start {
         Some(at) => &base[..at],
         None => base,
@@ -108,20 +98,14 @@ impl TestDatabase {
         let path = dir.path().join(format!("{context}.db"));
         let db = ContextDatabase::open(DatabaseSettings {
             context,
-            location: Location::Sqlite {
-                path: path.display().to_string(),
-            },
+            location: Location::Sqlite { path: path.display().to_string() },
             role: None,
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
         })
         .expect("open sqlite test database");
         db.migrate(migrate).expect("migrate sqlite test database");
-        Self {
-            db,
-            _sqlite_dir: Some(dir),
-            _postgres: None,
-        }
+        Self { db, _sqlite_dir: Some(dir), _postgres: None }
     }
 
     pub fn postgres(admin_url: &str, context: &'static str, migrate: MigrateFn) -> Self {
@@ -130,20 +114,14 @@ impl TestDatabase {
         provision_postgres(scratch.url(), context, Some(&role)).expect("provision test schema");
         let db = ContextDatabase::open(DatabaseSettings {
             context,
-            location: Location::Postgres {
-                url: scratch.url().to_owned(),
-            },
+            location: Location::Postgres { url: scratch.url().to_owned() },
             role: Some(role),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
         })
         .expect("open postgres test database");
         db.migrate(migrate).expect("migrate postgres test database");
-        Self {
-            db,
-            _sqlite_dir: None,
-            _postgres: Some(scratch),
-        }
+        Self { db, _sqlite_dir: None, _postgres: Some(scratch) }
     }
 }
 
@@ -169,9 +147,6 @@ mod tests {
             "postgres://postgres@127.0.0.1:5432/t1"
         );
         assert_eq!(with_database_name("postgres://h", "t1"), "postgres://h/t1");
-        assert_eq!(
-            with_database_name("postgres://h/db?sslmode=disable", "t1"),
-            "postgres://h/t1?sslmode=disable"
-        );
+        assert_eq!(with_database_name("postgres://h/db?sslmode=disable", "t1"), "postgres://h/t1?sslmode=disable");
     }
 }

@@ -4,17 +4,12 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use kernel::db::{
-    ContextDatabase, DatabaseSettings, DbConn, DbError, Location, provision_postgres,
-    write_transaction,
-};
+use kernel::db::{ContextDatabase, DatabaseSettings, DbConn, DbError, Location, provision_postgres, write_transaction};
 use kernel::testing::{ScratchPostgres, TEST_DATABASE_URL, test_databases};
 use std::time::Duration;
 
 fn counters(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
-    conn.batch_execute(
-        "CREATE TABLE counters (name TEXT PRIMARY KEY NOT NULL, value BIGINT NOT NULL)",
-    )?;
+    conn.batch_execute("CREATE TABLE counters (name TEXT PRIMARY KEY NOT NULL, value BIGINT NOT NULL)")?;
     Ok(vec!["counters".to_owned()])
 }
 
@@ -35,10 +30,7 @@ fn read(conn: &mut DbConn) -> i64 {
 fn read_modify_write_transactions_do_not_lose_updates_under_concurrency() {
     for test_db in test_databases("kernel_test", counters) {
         let db = test_db.db.clone();
-        db.conn()
-            .expect("conn")
-            .batch_execute("INSERT INTO counters VALUES ('hits', 0)")
-            .expect("seed");
+        db.conn().expect("conn").batch_execute("INSERT INTO counters VALUES ('hits', 0)").expect("seed");
         std::thread::scope(|scope| {
             for _ in 0..8 {
                 let db = db.clone();
@@ -48,16 +40,11 @@ fn read_modify_write_transactions_do_not_lose_updates_under_concurrency() {
                         write_transaction(&mut conn, |conn| {
                             let current = read(conn);
                             // On PostgreSQL the row lock makes concurrent writers wait.
-                            let lock = if conn.backend() == kernel::db::Backend::Postgres {
-                                " FOR UPDATE"
-                            } else {
-                                ""
-                            };
-                            let locked: i64 = diesel::sql_query(format!(
-                                "SELECT value FROM counters WHERE name = 'hits'{lock}"
-                            ))
-                            .get_result::<Value>(conn)?
-                            .value;
+                            let lock = if conn.backend() == kernel::db::Backend::Postgres { " FOR UPDATE" } else { "" };
+                            let locked: i64 =
+                                diesel::sql_query(format!("SELECT value FROM counters WHERE name = 'hits'{lock}"))
+                                    .get_result::<Value>(conn)?
+                                    .value;
                             debug_assert!(locked >= current);
                             diesel::sql_query("UPDATE counters SET value = $1 WHERE name = 'hits'")
                                 .bind::<BigInt, _>(locked + 1)
@@ -123,13 +110,9 @@ fn sqlite_connections_get_wal_and_foreign_keys() {
         #[diesel(sql_type = BigInt)]
         foreign_keys: i64,
     }
-    let mode = diesel::sql_query("PRAGMA journal_mode")
-        .get_result::<Mode>(&mut conn)
-        .expect("mode");
+    let mode = diesel::sql_query("PRAGMA journal_mode").get_result::<Mode>(&mut conn).expect("mode");
     assert_eq!(mode.journal_mode, "wal");
-    let keys = diesel::sql_query("PRAGMA foreign_keys")
-        .get_result::<Keys>(&mut conn)
-        .expect("keys");
+    let keys = diesel::sql_query("PRAGMA foreign_keys").get_result::<Keys>(&mut conn).expect("keys");
     assert_eq!(keys.foreign_keys, 1);
 }
 
@@ -143,9 +126,7 @@ fn a_database_that_is_down_is_reported_not_hidden() {
         acquire_timeout: Duration::from_millis(200),
     })
     .expect("opening does not connect");
-    let error = db
-        .ping_within(Duration::from_millis(200))
-        .expect_err("down");
+    let error = db.ping_within(Duration::from_millis(200)).expect_err("down");
     assert!(error.to_string().contains("users"), "{error}");
 }
 
@@ -164,9 +145,7 @@ fn context_roles_are_confined_to_their_own_schema() {
     let open = |context: &'static str| {
         ContextDatabase::open(DatabaseSettings {
             context,
-            location: Location::Postgres {
-                url: scratch.url().to_owned(),
-            },
+            location: Location::Postgres { url: scratch.url().to_owned() },
             role: Some(role(context)),
             max_connections: 1,
             acquire_timeout: Duration::from_secs(5),
@@ -178,49 +157,18 @@ fn context_roles_are_confined_to_their_own_schema() {
     catalog
         .conn()
         .expect("catalog conn")
-        .batch_execute(
-            "CREATE TABLE products (id TEXT PRIMARY KEY); INSERT INTO products VALUES ('p1');",
-        )
+        .batch_execute("CREATE TABLE products (id TEXT PRIMARY KEY); INSERT INTO products VALUES ('p1');")
         .expect("catalog owns its schema");
-    users
-        .conn()
-        .expect("users conn")
-        .batch_execute("CREATE TABLE accounts (id TEXT PRIMARY KEY)")
-        .expect("own table");
+    users.conn().expect("users conn").batch_execute("CREATE TABLE accounts (id TEXT PRIMARY KEY)").expect("own table");
 
     // Unqualified names resolve to the context's own schema only.
-    let unqualified = users
-        .conn()
-        .expect("conn")
-        .batch_execute("SELECT * FROM products");
+    let unqualified = users.conn().expect("conn").batch_execute("SELECT * FROM products");
     assert!(unqualified.is_err());
-    let qualified = users
-        .conn()
-        .expect("conn")
-        .batch_execute("SELECT * FROM catalog.products");
-    let message = qualified
-        .expect_err("users must not read catalog")
-        .to_string();
-    assert!(
-        message.contains("permission denied for schema catalog"),
-        "{message}"
-    );
-    let write = catalog
-        .conn()
-        .expect("conn")
-        .batch_execute("INSERT INTO users.accounts VALUES ('x')");
-    assert!(
-        write
-            .expect_err("catalog must not write users")
-            .to_string()
-            .contains("permission denied")
-    );
-    let escape = users
-        .conn()
-        .expect("conn")
-        .batch_execute("CREATE TABLE public.sneaky (id TEXT)");
-    assert!(
-        escape.is_err(),
-        "a context role cannot create tables outside its schema"
-    );
+    let qualified = users.conn().expect("conn").batch_execute("SELECT * FROM catalog.products");
+    let message = qualified.expect_err("users must not read catalog").to_string();
+    assert!(message.contains("permission denied for schema catalog"), "{message}");
+    let write = catalog.conn().expect("conn").batch_execute("INSERT INTO users.accounts VALUES ('x')");
+    assert!(write.expect_err("catalog must not write users").to_string().contains("permission denied"));
+    let escape = users.conn().expect("conn").batch_execute("CREATE TABLE public.sneaky (id TEXT)");
+    assert!(escape.is_err(), "a context role cannot create tables outside its schema");
 }

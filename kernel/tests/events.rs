@@ -10,8 +10,7 @@ use diesel::sql_types::{BigInt, Text};
 use kernel::clock::{Clock, ManualClock};
 use kernel::db::{DbConn, DbError};
 use kernel::events::{
-    Event, EventBus, HandlerError, Outbox, Relay, RelaySettings, RetryPolicy, Transport, admin,
-    create_tables,
+    Event, EventBus, HandlerError, Outbox, Relay, RelaySettings, RetryPolicy, Transport, admin, create_tables,
 };
 use kernel::testing::{TestDatabase, test_databases};
 use serde::{Deserialize, Serialize};
@@ -67,20 +66,26 @@ fn worlds() -> Vec<World> {
             let broken = Arc::new(AtomicBool::new(false));
             let failures_left = Arc::new(AtomicU32::new(0));
             let (is_broken, left) = (broken.clone(), failures_left.clone());
-            bus.subscribe::<ThingHappened, _>("kernel_subscriber.record", subscriber.db.clone(), move |conn, event, envelope| {
-                if is_broken.load(Ordering::SeqCst) {
-                    return Err(HandlerError::Failed("subscriber is broken".into()));
-                }
-                if left.load(Ordering::SeqCst) > 0 {
-                    left.fetch_sub(1, Ordering::SeqCst);
-                    return Err(HandlerError::Failed("transient failure".into()));
-                }
-                diesel::sql_query("INSERT INTO effects (event_id, n, position) SELECT $1, $2, COUNT(*) FROM effects")
+            bus.subscribe::<ThingHappened, _>(
+                "kernel_subscriber.record",
+                subscriber.db.clone(),
+                move |conn, event, envelope| {
+                    if is_broken.load(Ordering::SeqCst) {
+                        return Err(HandlerError::Failed("subscriber is broken".into()));
+                    }
+                    if left.load(Ordering::SeqCst) > 0 {
+                        left.fetch_sub(1, Ordering::SeqCst);
+                        return Err(HandlerError::Failed("transient failure".into()));
+                    }
+                    diesel::sql_query(
+                        "INSERT INTO effects (event_id, n, position) SELECT $1, $2, COUNT(*) FROM effects",
+                    )
                     .bind::<Text, _>(envelope.id.to_string())
                     .bind::<BigInt, _>(event.n)
                     .execute(conn)?;
-                Ok(())
-            });
+                    Ok(())
+                },
+            );
             World { emitter, subscriber, clock, outbox, bus, broken, failures_left }
         })
         .collect()
@@ -112,9 +117,7 @@ impl World {
     fn emit(&self, n: i64) {
         let mut conn = self.emitter.db.conn().expect("conn");
         self.outbox
-            .transaction(&mut conn, |conn| {
-                self.outbox.record(conn, &ThingHappened { n }).map(|_| ())
-            })
+            .transaction(&mut conn, |conn| self.outbox.record(conn, &ThingHappened { n }).map(|_| ()))
             .expect("commit");
     }
 
@@ -145,11 +148,10 @@ impl World {
 fn a_rolled_back_change_publishes_nothing() {
     for world in worlds() {
         let mut conn = world.emitter.db.conn().expect("conn");
-        let result: Result<(), diesel::result::Error> =
-            world.outbox.transaction(&mut conn, |conn| {
-                world.outbox.record(conn, &ThingHappened { n: 1 })?;
-                Err(diesel::result::Error::RollbackTransaction)
-            });
+        let result: Result<(), diesel::result::Error> = world.outbox.transaction(&mut conn, |conn| {
+            world.outbox.record(conn, &ThingHappened { n: 1 })?;
+            Err(diesel::result::Error::RollbackTransaction)
+        });
         assert!(result.is_err());
         let report = world.relay(world.fast_settings()).run_once().expect("pass");
         assert_eq!(report.fanned_out, 0);
@@ -169,10 +171,7 @@ fn a_committed_event_survives_a_relay_that_died() {
         drop(dead);
 
         let successor = world.relay(settings);
-        assert!(
-            !successor.run_once().expect("pass").leader,
-            "the lease is still the dead relay's"
-        );
+        assert!(!successor.run_once().expect("pass").leader, "the lease is still the dead relay's");
         assert!(world.effects().is_empty());
         world.clock.advance(chrono::Duration::seconds(6));
         let report = successor.run_once().expect("pass");
@@ -221,23 +220,14 @@ fn a_subscriber_that_always_fails_is_dead_lettered_then_replayed_once() {
         assert!(world.effects().is_empty());
 
         world.broken.store(false, Ordering::SeqCst);
-        assert_eq!(
-            admin::replay(&mut conn, &dead[1].event_id, world.clock.now()).expect("replay"),
-            1
-        );
-        assert_eq!(
-            admin::replay(&mut conn, "no-such-event", world.clock.now()).expect("replay"),
-            0
-        );
+        assert_eq!(admin::replay(&mut conn, &dead[1].event_id, world.clock.now()).expect("replay"), 1);
+        assert_eq!(admin::replay(&mut conn, "no-such-event", world.clock.now()).expect("replay"), 0);
         relay.run_once().expect("pass");
         relay.run_once().expect("pass");
         assert_eq!(world.effects(), vec![(2, 0)]);
         assert_eq!(admin::dead_letters(&mut conn).expect("dead").len(), 1);
         // Replaying a delivered event does nothing.
-        assert_eq!(
-            admin::replay(&mut conn, &dead[1].event_id, world.clock.now()).expect("replay"),
-            0
-        );
+        assert_eq!(admin::replay(&mut conn, &dead[1].event_id, world.clock.now()).expect("replay"), 0);
     }
 }
 
@@ -267,18 +257,11 @@ fn events_reach_a_subscriber_in_emission_order() {
         for n in 0..40 {
             world.emit(n);
         }
-        let relay = world.relay(RelaySettings {
-            batch_size: 7,
-            ..world.fast_settings()
-        });
+        let relay = world.relay(RelaySettings { batch_size: 7, ..world.fast_settings() });
         while relay.run_once().expect("pass").progressed() {}
         let effects = world.effects();
         assert_eq!(effects.len(), 40);
-        assert!(
-            effects.iter().all(|(n, position)| n == position),
-            "{}: {effects:?}",
-            world.label()
-        );
+        assert!(effects.iter().all(|(n, position)| n == position), "{}: {effects:?}", world.label());
     }
 }
 
@@ -291,11 +274,7 @@ fn racing_relays_apply_every_event_exactly_once() {
             for n in 0..60 {
                 world.emit(n);
             }
-            let settings = RelaySettings {
-                batch_size: 5,
-                lease_ttl,
-                ..world.fast_settings()
-            };
+            let settings = RelaySettings { batch_size: 5, lease_ttl, ..world.fast_settings() };
             let relays = [world.relay(settings), world.relay(settings)];
             let world = &world;
             std::thread::scope(|scope| {
@@ -319,12 +298,7 @@ fn racing_relays_apply_every_event_exactly_once() {
             while relay.run_once().expect("pass").progressed() {}
             let mut seen: Vec<i64> = world.effects().into_iter().map(|(n, _)| n).collect();
             seen.sort_unstable();
-            assert_eq!(
-                seen,
-                (0..60).collect::<Vec<_>>(),
-                "{} lease {lease_ttl:?}",
-                world.label()
-            );
+            assert_eq!(seen, (0..60).collect::<Vec<_>>(), "{} lease {lease_ttl:?}", world.label());
         }
     }
 }
@@ -334,50 +308,28 @@ fn a_running_relay_wakes_on_commit_and_sweeps_up_leftovers() {
     for world in worlds() {
         // A sweep interval far longer than the test: only the wake-up can
         // explain a prompt delivery.
-        let handle = world
-            .relay(RelaySettings {
-                sweep_interval: Duration::from_secs(600),
-                ..world.fast_settings()
-            })
-            .spawn();
+        let handle =
+            world.relay(RelaySettings { sweep_interval: Duration::from_secs(600), ..world.fast_settings() }).spawn();
         std::thread::sleep(Duration::from_millis(50));
         world.emit(1);
-        wait_for(
-            || world.effects().len() == 1,
-            &format!("{}: woken delivery", world.label()),
-        );
+        wait_for(|| world.effects().len() == 1, &format!("{}: woken delivery", world.label()));
         handle.stop();
 
         // A row committed with no relay running (a crash right after commit)
         // goes out at the first sweep of the next relay.
         let mut conn = world.emitter.db.conn().expect("conn");
-        kernel::db::write_transaction(&mut conn, |conn| {
-            world
-                .outbox
-                .record(conn, &ThingHappened { n: 2 })
-                .map(|_| ())
-        })
-        .expect("commit without waking anyone");
-        let handle = world
-            .relay(RelaySettings {
-                sweep_interval: Duration::from_millis(20),
-                ..world.fast_settings()
-            })
-            .spawn();
-        wait_for(
-            || world.effects().len() == 2,
-            &format!("{}: swept delivery", world.label()),
-        );
+        kernel::db::write_transaction(&mut conn, |conn| world.outbox.record(conn, &ThingHappened { n: 2 }).map(|_| ()))
+            .expect("commit without waking anyone");
+        let handle =
+            world.relay(RelaySettings { sweep_interval: Duration::from_millis(20), ..world.fast_settings() }).spawn();
+        wait_for(|| world.effects().len() == 2, &format!("{}: swept delivery", world.label()));
         // The delivery is marked (and counted) after the handler commits;
         // stopping drains that.
         let metrics = handle.metrics();
         handle.stop();
         assert_eq!(metrics.delivered(), 1);
         let mut conn = world.emitter.db.conn().expect("conn");
-        assert_eq!(
-            admin::oldest_pending_age(&mut conn, world.clock.now()).expect("age"),
-            None
-        );
+        assert_eq!(admin::oldest_pending_age(&mut conn, world.clock.now()).expect("age"), None);
     }
 }
 
@@ -393,26 +345,15 @@ fn wait_for(condition: impl Fn() -> bool, what: &str) {
 fn the_oldest_pending_age_tracks_undelivered_events() {
     for world in worlds() {
         let mut conn = world.emitter.db.conn().expect("conn");
-        assert_eq!(
-            admin::oldest_pending_age(&mut conn, world.clock.now()).expect("age"),
-            None
-        );
+        assert_eq!(admin::oldest_pending_age(&mut conn, world.clock.now()).expect("age"), None);
         world.broken.store(true, Ordering::SeqCst);
         world.emit(1);
         world.clock.advance(chrono::Duration::seconds(30));
-        let age = admin::oldest_pending_age(&mut conn, world.clock.now())
-            .expect("age")
-            .expect("pending");
+        let age = admin::oldest_pending_age(&mut conn, world.clock.now()).expect("age").expect("pending");
         assert_eq!(age.num_seconds(), 30);
         world.relay(world.fast_settings()).run_once().expect("pass");
         // Fanned out but failing: still pending.
-        assert!(
-            admin::oldest_pending_age(&mut conn, world.clock.now())
-                .expect("age")
-                .is_some(),
-            "{}",
-            world.label()
-        );
+        assert!(admin::oldest_pending_age(&mut conn, world.clock.now()).expect("age").is_some(), "{}", world.label());
     }
 }
 
@@ -429,15 +370,8 @@ fn events_without_subscribers_are_fanned_out_and_done() {
             world.fast_settings(),
         );
         assert_eq!(relay.run_once().expect("pass").fanned_out, 1);
-        assert!(
-            lonely
-                .subscribers_of("kernel_emitter.ThingHappened.v1")
-                .is_empty()
-        );
+        assert!(lonely.subscribers_of("kernel_emitter.ThingHappened.v1").is_empty());
         let mut conn = world.emitter.db.conn().expect("conn");
-        assert_eq!(
-            admin::oldest_pending_age(&mut conn, world.clock.now()).expect("age"),
-            None
-        );
+        assert_eq!(admin::oldest_pending_age(&mut conn, world.clock.now()).expect("age"), None);
     }
 }

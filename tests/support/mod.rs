@@ -40,39 +40,22 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|_| panic!("not JSON (status {}): {}", self.status, self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON (status {}): {}", self.status, self.text))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
     }
 
     /// Asserts the status and that an error is a problem document.
     #[track_caller]
     pub fn expect(&self, status: u16) -> &Self {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.text
-        );
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
         if status >= 400 {
-            assert_eq!(
-                self.header("content-type"),
-                Some("application/problem+json"),
-                "{}",
-                self.text
-            );
+            assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text);
             let problem = self.json();
             assert_eq!(problem["status"], status, "{}", self.text);
-            assert!(
-                problem["code"].is_string() && problem["title"].is_string(),
-                "{}",
-                self.text
-            );
+            assert!(problem["code"].is_string() && problem["title"].is_string(), "{}", self.text);
         }
         self
     }
@@ -90,10 +73,7 @@ impl Reply {
                 errors
                     .iter()
                     .map(|e| {
-                        (
-                            e["field"].as_str().unwrap_or("").to_owned(),
-                            e["code"].as_str().unwrap_or("").to_owned(),
-                        )
+                        (e["field"].as_str().unwrap_or("").to_owned(), e["code"].as_str().unwrap_or("").to_owned())
                     })
                     .collect()
             })
@@ -125,15 +105,12 @@ impl TestApp {
         };
         settings.auth.password_hashing = HashingProfile::InsecureTestOnly;
         settings.database.acquire_timeout_ms = 10_000;
-        let postgres = std::env::var(TEST_DATABASE_URL)
-            .ok()
-            .filter(|url| !url.is_empty())
-            .map(|url| {
-                let scratch = ScratchPostgres::create(&url);
-                settings.database.url = Some(scratch.url().to_owned());
-                settings.database.role_prefix = scratch.role_prefix().to_owned();
-                scratch
-            });
+        let postgres = std::env::var(TEST_DATABASE_URL).ok().filter(|url| !url.is_empty()).map(|url| {
+            let scratch = ScratchPostgres::create(&url);
+            settings.database.url = Some(scratch.url().to_owned());
+            settings.database.role_prefix = scratch.role_prefix().to_owned();
+            scratch
+        });
         adjust(&mut settings);
         let shop = Arc::new(Shop::assemble_with_clock(settings, clock).expect("assemble the shop"));
         shop.migrate().expect("migrate");
@@ -147,16 +124,12 @@ impl TestApp {
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let server = tienda::server::build(server_shop, listener).expect("build server");
-                sender
-                    .send(server.handle())
-                    .expect("hand over the server handle");
+                sender.send(server.handle()).expect("hand over the server handle");
                 let _ = server.await;
             });
         });
         let handle = receiver.recv().expect("server started");
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(30))
-            .build();
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
         Self {
             base_url: format!("http://127.0.0.1:{port}"),
             data_dir: data.path().to_path_buf(),
@@ -173,39 +146,21 @@ impl TestApp {
 
     /// Environment for running the `tienda` binary against this app's data.
     pub fn cli_env(&self) -> Vec<(String, String)> {
-        let mut env = vec![(
-            "TIENDA_DATA_DIR".to_owned(),
-            self.data_dir.display().to_string(),
-        )];
+        let mut env = vec![("TIENDA_DATA_DIR".to_owned(), self.data_dir.display().to_string())];
         if let Some(postgres) = &self._postgres {
             env.push(("DATABASE_URL".to_owned(), postgres.url().to_owned()));
-            env.push((
-                "TIENDA_DATABASE__ROLE_PREFIX".to_owned(),
-                postgres.role_prefix().to_owned(),
-            ));
+            env.push(("TIENDA_DATABASE__ROLE_PREFIX".to_owned(), postgres.role_prefix().to_owned()));
         }
         env
     }
 
     pub fn backend(&self) -> &'static str {
-        if self._postgres.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        }
+        if self._postgres.is_some() { "postgres" } else { "sqlite" }
     }
 
     /// Sends a request; `body` is JSON. Never fails on a status.
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> Reply {
-        let mut request = self
-            .agent
-            .request(method, &format!("{}{path}", self.base_url));
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        let mut request = self.agent.request(method, &format!("{}{path}", self.base_url));
         if let Some(token) = token {
             request = request.set("Authorization", &format!("Bearer {token}"));
         }
@@ -217,18 +172,9 @@ impl TestApp {
     }
 
     /// Sends a raw body with a content type.
-    pub fn call_raw(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        content_type: &str,
-        body: &[u8],
-    ) -> Reply {
-        let mut request = self
-            .agent
-            .request(method, &format!("{}{path}", self.base_url))
-            .set("Content-Type", content_type);
+    pub fn call_raw(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Reply {
+        let mut request =
+            self.agent.request(method, &format!("{}{path}", self.base_url)).set("Content-Type", content_type);
         if let Some(token) = token {
             request = request.set("Authorization", &format!("Bearer {token}"));
         }
@@ -263,11 +209,7 @@ impl TestApp {
     }
 
     pub fn log_in_with(&self, email: &str, password: &str) -> Reply {
-        self.post(
-            "/api/v1/sessions",
-            None,
-            json!({"email": email, "password": password}),
-        )
+        self.post("/api/v1/sessions", None, json!({"email": email, "password": password}))
     }
 
     pub fn log_in(&self, email: &str) -> Tokens {
@@ -275,14 +217,8 @@ impl TestApp {
         reply.expect(200);
         let body = reply.json();
         Tokens {
-            access: body["access_token"]
-                .as_str()
-                .expect("access token")
-                .to_owned(),
-            refresh: body["refresh_token"]
-                .as_str()
-                .expect("refresh token")
-                .to_owned(),
+            access: body["access_token"].as_str().expect("access token").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("refresh token").to_owned(),
         }
     }
 
@@ -314,13 +250,7 @@ impl TestApp {
     pub fn mails_to(&self, to: &str) -> Vec<String> {
         let dir = self.data_dir.join("mail");
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| has_extension(p, "eml"))
-                    .collect()
-            })
+            .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| has_extension(p, "eml")).collect())
             .unwrap_or_default();
         files.sort();
         files
@@ -351,11 +281,7 @@ fn has_extension(path: &Path, extension: &str) -> bool {
 /// The token line of a mail: the one indented by four spaces.
 pub fn token_in(mail: &str) -> String {
     mail.lines()
-        .find_map(|line| {
-            line.strip_prefix("    ")
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-        })
+        .find_map(|line| line.strip_prefix("    ").map(str::trim).filter(|t| !t.is_empty()))
         .unwrap_or_else(|| panic!("no token in mail:\n{mail}"))
         .to_owned()
 }
@@ -370,18 +296,10 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
     let headers = response
         .headers_names()
         .into_iter()
-        .filter_map(|name| {
-            response
-                .header(&name)
-                .map(|value| (name.clone(), value.to_owned()))
-        })
+        .filter_map(|name| response.header(&name).map(|value| (name.clone(), value.to_owned())))
         .collect();
     let text = response.into_string().unwrap_or_default();
-    Reply {
-        status,
-        headers,
-        text,
-    }
+    Reply { status, headers, text }
 }
 
 impl Drop for TestApp {

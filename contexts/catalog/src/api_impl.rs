@@ -28,18 +28,12 @@ where
     F: FnOnce() -> Result<T, CatalogError> + Send + 'static,
     T: Send + 'static,
 {
-    actix_web::web::block(work)
-        .await
-        .map_err(|error| StockError::Unavailable(error.to_string()))?
-        .map_err(stock_error)
+    actix_web::web::block(work).await.map_err(|error| StockError::Unavailable(error.to_string()))?.map_err(stock_error)
 }
 
 #[async_trait::async_trait]
 impl CatalogApi for InProcessCatalogApi {
-    async fn product_snapshots(
-        &self,
-        ids: Vec<ProductId>,
-    ) -> Result<Vec<ProductSnapshot>, StockError> {
+    async fn product_snapshots(&self, ids: Vec<ProductId>) -> Result<Vec<ProductSnapshot>, StockError> {
         let service = self.service.clone();
         run(move || service.snapshots(&ids)).await
     }

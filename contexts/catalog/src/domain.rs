@@ -38,15 +38,8 @@ pub struct Sku(String);
 impl Sku {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let sku = raw.trim().to_ascii_uppercase();
-        let ok = (2..=64).contains(&sku.len())
-            && sku
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if ok {
-            Ok(Self(sku))
-        } else {
-            Err(DomainError::Sku)
-        }
+        let ok = (2..=64).contains(&sku.len()) && sku.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if ok { Ok(Self(sku)) } else { Err(DomainError::Sku) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -62,17 +55,11 @@ impl Slug {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let slug = raw.trim();
         let ok = (1..=64).contains(&slug.len())
-            && slug
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !slug.starts_with('-')
             && !slug.ends_with('-')
             && !slug.contains("--");
-        if ok {
-            Ok(Self(slug.to_owned()))
-        } else {
-            Err(DomainError::Slug)
-        }
+        if ok { Ok(Self(slug.to_owned())) } else { Err(DomainError::Slug) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -81,12 +68,7 @@ impl Slug {
 }
 
 /// Trimmed text without control characters (newlines allowed where `multiline`).
-pub fn clean_text(
-    raw: &str,
-    max_chars: usize,
-    required: bool,
-    multiline: bool,
-) -> Result<String, DomainError> {
+pub fn clean_text(raw: &str, max_chars: usize, required: bool, multiline: bool) -> Result<String, DomainError> {
     let text = raw.trim();
     if required && text.is_empty() {
         return Err(DomainError::Empty);
@@ -94,10 +76,7 @@ pub fn clean_text(
     if text.chars().count() > max_chars {
         return Err(DomainError::TooLong(max_chars));
     }
-    if text
-        .chars()
-        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')))
-    {
+    if text.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t'))) {
         return Err(DomainError::ControlCharacters);
     }
     Ok(text.to_owned())
@@ -118,10 +97,7 @@ impl CategoryTree {
         let mut tree = Self::default();
         for (id, parent) in links {
             if let Some(parent) = &parent {
-                tree.children
-                    .entry(parent.clone())
-                    .or_default()
-                    .insert(id.clone());
+                tree.children.entry(parent.clone()).or_default().insert(id.clone());
             }
             tree.parent.insert(id, parent);
         }
@@ -147,9 +123,7 @@ impl CategoryTree {
 
     /// Whether making `new_parent` the parent of `id` would close a loop.
     pub fn would_cycle(&self, id: &str, new_parent: &str) -> bool {
-        self.with_descendants(id)
-            .iter()
-            .any(|descendant| descendant == new_parent)
+        self.with_descendants(id).iter().any(|descendant| descendant == new_parent)
     }
 }
 
@@ -159,10 +133,7 @@ mod tests {
 
     #[test]
     fn skus_are_normalised_and_checked() {
-        assert_eq!(
-            Sku::parse(" wh-1000xm4 ").map(|s| s.0),
-            Ok("WH-1000XM4".into())
-        );
+        assert_eq!(Sku::parse(" wh-1000xm4 ").map(|s| s.0), Ok("WH-1000XM4".into()));
         for bad in ["", "a", "has space", "ñandú", &"x".repeat(65), "semi;colon"] {
             assert_eq!(Sku::parse(bad), Err(DomainError::Sku), "{bad}");
         }
@@ -196,10 +167,7 @@ mod tests {
     fn text_cleaning() {
         assert_eq!(clean_text("  Hi  ", 10, true, false), Ok("Hi".into()));
         assert_eq!(clean_text("a\nb", 10, true, true), Ok("a\nb".into()));
-        assert_eq!(
-            clean_text("a\nb", 10, true, false),
-            Err(DomainError::ControlCharacters)
-        );
+        assert_eq!(clean_text("a\nb", 10, true, false), Err(DomainError::ControlCharacters));
         assert_eq!(clean_text(" ", 10, true, false), Err(DomainError::Empty));
     }
 }

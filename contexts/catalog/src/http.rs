@@ -5,8 +5,8 @@ use crate::domain::{DomainError, Sku, Slug, clean_text};
 use crate::images::MAX_IMAGE_BYTES;
 use crate::search::{After, Sort};
 use crate::service::{
-    Adjustment, CatalogError, CatalogService, CategoryNode, Image, NewProduct, Product,
-    ProductChanges, SearchPage, SearchRequest,
+    Adjustment, CatalogError, CatalogService, CategoryNode, Image, NewProduct, Product, ProductChanges, SearchPage,
+    SearchRequest,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -24,20 +24,11 @@ impl From<CatalogError> for ApiError {
     fn from(error: CatalogError) -> Self {
         match error {
             CatalogError::NotFound(what) => ApiError::not_found(what),
-            CatalogError::Invalid {
-                field,
-                code,
-                message,
-            } => ApiError::invalid_field(&field, code, message),
-            CatalogError::Conflict {
-                code: "unsupported_image",
-                message,
-            } => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_image",
-                "Unsupported media type",
-            )
-            .with_detail(message),
+            CatalogError::Invalid { field, code, message } => ApiError::invalid_field(&field, code, message),
+            CatalogError::Conflict { code: "unsupported_image", message } => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_image", "Unsupported media type")
+                    .with_detail(message)
+            }
             CatalogError::Conflict { code, message } => ApiError::conflict(code, message),
             CatalogError::Stock(error @ StockError::InsufficientStock { .. }) => {
                 ApiError::conflict("insufficient_stock", error.to_string())
@@ -45,6 +36,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::Stock(StockError::Unavailable(cause)) => ApiError::unavailable(cause),
             CatalogError::Stock(error) => ApiError::conflict("stock_conflict", error.to_string()),
             CatalogError::Unavailable(cause) => ApiError::unavailable(cause),
+            CatalogError::Duplicate => ApiError::conflict("conflict", "a concurrent request changed this first"),
             CatalogError::Internal(cause) => ApiError::internal(cause),
         }
     }
@@ -55,25 +47,15 @@ struct FieldErrors(Vec<FieldError>);
 
 impl FieldErrors {
     fn push(&mut self, field: &str, code: &str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.to_owned(),
-            code: code.to_owned(),
-            message: message.into(),
-        });
+        self.0.push(FieldError { field: field.to_owned(), code: code.to_owned(), message: message.into() });
     }
 
     fn check<T>(&mut self, field: &str, result: Result<T, DomainError>) -> Option<T> {
-        result
-            .map_err(|error| self.push(field, error.code(), error.to_string()))
-            .ok()
+        result.map_err(|error| self.push(field, error.code(), error.to_string())).ok()
     }
 
     fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.0))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }
     }
 }
 
@@ -99,10 +81,7 @@ pub struct MoneyBody {
 
 impl From<Money> for MoneyBody {
     fn from(money: Money) -> Self {
-        Self {
-            amount: money.amount,
-            currency: money.currency.code().to_owned(),
-        }
+        Self { amount: money.amount, currency: money.currency.code().to_owned() }
     }
 }
 
@@ -161,11 +140,7 @@ pub struct ImageBody {
 
 impl From<Image> for ImageBody {
     fn from(image: Image) -> Self {
-        Self {
-            id: image.id,
-            url: image.url,
-            alt: image.alt,
-        }
+        Self { id: image.id, url: image.url, alt: image.alt }
     }
 }
 
@@ -320,13 +295,7 @@ pub struct AdjustmentBody {
 
 impl From<Adjustment> for AdjustmentBody {
     fn from(a: Adjustment) -> Self {
-        Self {
-            id: a.id,
-            delta: a.delta,
-            reason: a.reason,
-            on_hand_after: a.on_hand_after,
-            created_at: a.created_at,
-        }
+        Self { id: a.id, delta: a.delta, reason: a.reason, on_hand_after: a.on_hand_after, created_at: a.created_at }
     }
 }
 
@@ -346,20 +315,12 @@ fn money(errors: &mut FieldErrors, field: &str, body: &MoneyBody) -> Option<Mone
     let currency = match Currency::parse(body.currency.trim()) {
         Ok(currency) => Some(currency),
         Err(_) => {
-            errors.push(
-                &format!("{field}.currency"),
-                "invalid_currency",
-                "not a supported ISO 4217 currency",
-            );
+            errors.push(&format!("{field}.currency"), "invalid_currency", "not a supported ISO 4217 currency");
             None
         }
     };
     if !(0..=1_000_000_000_000).contains(&body.amount) {
-        errors.push(
-            &format!("{field}.amount"),
-            "range",
-            "must be between 0 and 10^12 minor units",
-        );
+        errors.push(&format!("{field}.amount"), "range", "must be between 0 and 10^12 minor units");
         return None;
     }
     currency.map(|currency| Money::new(body.amount, currency))
@@ -384,10 +345,7 @@ fn image_links(errors: &mut FieldErrors, links: &[ImageLink]) -> Vec<(String, St
                     "an http(s) URL of at most 2000 characters",
                 );
             }
-            let alt = errors.check(
-                &format!("images[{index}].alt"),
-                clean_text(&link.alt, 200, true, false),
-            );
+            let alt = errors.check(&format!("images[{index}].alt"), clean_text(&link.alt, 200, true, false));
             match (url_ok, alt) {
                 (true, Some(alt)) => Some((url.to_owned(), alt)),
                 _ => None,
@@ -396,21 +354,9 @@ fn image_links(errors: &mut FieldErrors, links: &[ImageLink]) -> Vec<(String, St
         .collect()
 }
 
-fn attributes_ok(
-    errors: &mut FieldErrors,
-    attributes: &serde_json::Map<String, serde_json::Value>,
-) {
-    if attributes.len() > 50
-        || serde_json::Value::Object(attributes.clone())
-            .to_string()
-            .len()
-            > 10_000
-    {
-        errors.push(
-            "attributes",
-            "too_large",
-            "at most 50 attributes and 10 000 bytes",
-        );
+fn attributes_ok(errors: &mut FieldErrors, attributes: &serde_json::Map<String, serde_json::Value>) {
+    if attributes.len() > 50 || serde_json::Value::Object(attributes.clone()).to_string().len() > 10_000 {
+        errors.push("attributes", "too_large", "at most 50 attributes and 10 000 bytes");
     }
 }
 
@@ -441,18 +387,10 @@ pub async fn create_product(
     principal.require_role(&[Role::Admin])?;
     let mut errors = FieldErrors::default();
     let sku = errors.check("sku", Sku::parse(body.sku.as_deref().unwrap_or_default()));
-    let name = errors.check(
-        "name",
-        clean_text(body.name.as_deref().unwrap_or_default(), 200, true, false),
-    );
-    let description = errors.check(
-        "description",
-        clean_text(body.description.as_deref().unwrap_or(""), 5000, false, true),
-    );
-    let price = body
-        .price
-        .as_ref()
-        .and_then(|p| money(&mut errors, "price", p));
+    let name = errors.check("name", clean_text(body.name.as_deref().unwrap_or_default(), 200, true, false));
+    let description =
+        errors.check("description", clean_text(body.description.as_deref().unwrap_or(""), 5000, false, true));
+    let price = body.price.as_ref().and_then(|p| money(&mut errors, "price", p));
     let images = image_links(&mut errors, body.images.as_deref().unwrap_or_default());
     let attributes = body.attributes.unwrap_or_default();
     attributes_ok(&mut errors, &attributes);
@@ -475,10 +413,7 @@ pub async fn create_product(
     let service = service.into_inner();
     let product = blocking(move || service.create_product(new)).await?;
     Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/api/v1/catalog/products/{}", product.id),
-        ))
+        .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/catalog/products/{}", product.id)))
         .json(ProductBody::from(product)))
 }
 
@@ -523,30 +458,16 @@ pub async fn update_product(
     principal.require_role(&[Role::Admin])?;
     let mut errors = FieldErrors::default();
     let changes = ProductChanges {
-        sku: body
-            .sku
-            .as_deref()
-            .and_then(|sku| errors.check("sku", Sku::parse(sku))),
-        name: body
-            .name
-            .as_deref()
-            .and_then(|name| errors.check("name", clean_text(name, 200, true, false))),
+        sku: body.sku.as_deref().and_then(|sku| errors.check("sku", Sku::parse(sku))),
+        name: body.name.as_deref().and_then(|name| errors.check("name", clean_text(name, 200, true, false))),
         description: body
             .description
             .as_deref()
             .and_then(|text| errors.check("description", clean_text(text, 5000, false, true))),
-        price: body
-            .price
-            .as_ref()
-            .and_then(|price| money(&mut errors, "price", price)),
+        price: body.price.as_ref().and_then(|price| money(&mut errors, "price", price)),
         category_id: body.category_id.map(|id| id.map(|id| id.to_string())),
-        images: body
-            .images
-            .as_deref()
-            .map(|links| image_links(&mut errors, links)),
-        attributes: body
-            .attributes
-            .inspect(|attributes| attributes_ok(&mut errors, attributes)),
+        images: body.images.as_deref().map(|links| image_links(&mut errors, links)),
+        attributes: body.attributes.inspect(|attributes| attributes_ok(&mut errors, attributes)),
         active: body.active,
     };
     errors.finish()?;
@@ -580,22 +501,11 @@ pub async fn archive_product(
 }
 
 fn encode_cursor(sort: Sort, after: After) -> String {
-    cursor::encode(&format!(
-        "{}|{}|{}|{}",
-        sort.as_str(),
-        after.score,
-        after.price,
-        after.seq
-    ))
+    cursor::encode(&format!("{}|{}|{}|{}", sort.as_str(), after.score, after.price, after.seq))
 }
 
 fn decode_cursor(text: &str, sort: Sort) -> Result<After, ApiError> {
-    let bad = || {
-        ApiError::bad_request(
-            "invalid_cursor",
-            "the cursor is not one this API issued for this sort",
-        )
-    };
+    let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued for this sort");
     let decoded = cursor::decode(text)?;
     let parts: Vec<&str> = decoded.split('|').collect();
     let [sort_name, score, price, seq] = parts.as_slice() else {
@@ -631,19 +541,12 @@ pub async fn search_products(
         Some(name) => match Sort::parse(name) {
             Some(sort) => Some(sort),
             None => {
-                errors.push(
-                    "sort",
-                    "invalid_sort",
-                    "one of relevance, price_asc, price_desc, newest",
-                );
+                errors.push("sort", "invalid_sort", "one of relevance, price_asc, price_desc, newest");
                 None
             }
         },
     };
-    for (field, value) in [
-        ("min_price", params.min_price),
-        ("max_price", params.max_price),
-    ] {
+    for (field, value) in [("min_price", params.min_price), ("max_price", params.max_price)] {
         if value.is_some_and(|v| v < 0) {
             errors.push(field, "range", "must be zero or more");
         }
@@ -658,20 +561,13 @@ pub async fn search_products(
     }
     errors.finish()?;
     let limit = cursor::limit(params.limit)? as i64;
-    let has_terms = params
-        .q
-        .as_deref()
-        .is_some_and(|q| !crate::search::terms(q).is_empty());
+    let has_terms = params.q.as_deref().is_some_and(|q| !crate::search::terms(q).is_empty());
     let effective_sort = match explicit_sort {
         Some(Sort::Relevance) | None if has_terms => Sort::Relevance,
         Some(Sort::Relevance) | None => Sort::Newest,
         Some(sort) => sort,
     };
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|c| decode_cursor(c, effective_sort))
-        .transpose()?;
+    let after = params.cursor.as_deref().map(|c| decode_cursor(c, effective_sort)).transpose()?;
     let request = SearchRequest {
         text: params.q,
         category: params.category.filter(|c| !c.trim().is_empty()),
@@ -691,12 +587,7 @@ pub async fn search_products(
             categories: page
                 .facets
                 .into_iter()
-                .map(|f| CategoryFacet {
-                    category_id: f.category_id,
-                    slug: f.slug,
-                    name: f.name,
-                    count: f.count,
-                })
+                .map(|f| CategoryFacet { category_id: f.category_id, slug: f.slug, name: f.name, count: f.count })
                 .collect(),
         },
     }))
@@ -737,22 +628,16 @@ pub async fn upload_image(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_role(&[Role::Admin])?;
     let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "Payload too large",
-        )
-        .with_detail(format!("images are limited to {MAX_IMAGE_BYTES} bytes"))
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large")
+            .with_detail(format!("images are limited to {MAX_IMAGE_BYTES} bytes"))
     };
     let malformed = |error: actix_multipart::MultipartError| match error {
         actix_multipart::MultipartError::ContentTypeMissing
         | actix_multipart::MultipartError::ContentTypeParse
-        | actix_multipart::MultipartError::ContentTypeIncompatible => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Unsupported media type",
-        )
-        .with_detail("send the image as multipart/form-data with fields `file` and `alt`"),
+        | actix_multipart::MultipartError::ContentTypeIncompatible => {
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+                .with_detail("send the image as multipart/form-data with fields `file` and `alt`")
+        }
         other => ApiError::bad_request("invalid_multipart", other.to_string()),
     };
     let mut file: Option<Vec<u8>> = None;
@@ -760,11 +645,7 @@ pub async fn upload_image(
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(malformed)?;
         let name = field.name().unwrap_or_default().to_owned();
-        let limit = if name == "file" {
-            MAX_IMAGE_BYTES
-        } else {
-            4096
-        };
+        let limit = if name == "file" { MAX_IMAGE_BYTES } else { 4096 };
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(malformed)?;
@@ -787,10 +668,7 @@ pub async fn upload_image(
     if file.as_ref().is_none_or(Vec::is_empty) {
         errors.push("file", "required", "attach the image as the `file` field");
     }
-    let alt = errors.check(
-        "alt",
-        clean_text(alt.as_deref().unwrap_or_default(), 200, true, false),
-    );
+    let alt = errors.check("alt", clean_text(alt.as_deref().unwrap_or_default(), 200, true, false));
     errors.finish()?;
     let (file, alt) = (required(file)?, required(alt)?);
     let id = path.into_inner();
@@ -844,10 +722,7 @@ pub async fn serve_image(
     .await?;
     Ok(HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header((
-            actix_web::http::header::CACHE_CONTROL,
-            "public, max-age=31536000, immutable",
-        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .body(bytes))
 }
 
@@ -879,10 +754,7 @@ pub async fn adjust_stock(
     if delta == 0 {
         errors.push("delta", "range", "must not be zero");
     }
-    let reason = errors.check(
-        "reason",
-        clean_text(body.reason.as_deref().unwrap_or_default(), 200, true, false),
-    );
+    let reason = errors.check("reason", clean_text(body.reason.as_deref().unwrap_or_default(), 200, true, false));
     errors.finish()?;
     let reason = required(reason)?;
     let id = path.into_inner();
@@ -901,11 +773,7 @@ fn stock_body(service: &CatalogService, product: Product) -> Result<StockBody, C
         on_hand: product.on_hand,
         reserved: product.reserved,
         available: product.available(),
-        adjustments: service
-            .adjustments(product.id)?
-            .into_iter()
-            .map(AdjustmentBody::from)
-            .collect(),
+        adjustments: service.adjustments(product.id)?.into_iter().map(AdjustmentBody::from).collect(),
     })
 }
 
@@ -957,14 +825,8 @@ pub async fn create_category(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_role(&[Role::Admin])?;
     let mut errors = FieldErrors::default();
-    let name = errors.check(
-        "name",
-        clean_text(body.name.as_deref().unwrap_or_default(), 100, true, false),
-    );
-    let slug = errors.check(
-        "slug",
-        Slug::parse(body.slug.as_deref().unwrap_or_default()),
-    );
+    let name = errors.check("name", clean_text(body.name.as_deref().unwrap_or_default(), 100, true, false));
+    let slug = errors.check("slug", Slug::parse(body.slug.as_deref().unwrap_or_default()));
     errors.finish()?;
     let (name, slug) = (required(name)?, required(slug)?);
     let parent = body.parent_id.map(|id| id.to_string());
@@ -980,9 +842,7 @@ pub async fn create_category(
 pub async fn category_tree(service: web::Data<CatalogService>) -> Result<HttpResponse, ApiError> {
     let service = service.into_inner();
     let tree = blocking(move || service.category_tree()).await?;
-    Ok(HttpResponse::Ok().json(CategoryTreeBody {
-        items: tree.into_iter().map(CategoryBody::from).collect(),
-    }))
+    Ok(HttpResponse::Ok().json(CategoryTreeBody { items: tree.into_iter().map(CategoryBody::from).collect() }))
 }
 
 #[utoipa::path(
@@ -1007,14 +867,8 @@ pub async fn update_category(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_role(&[Role::Admin])?;
     let mut errors = FieldErrors::default();
-    let name = body
-        .name
-        .as_deref()
-        .and_then(|name| errors.check("name", clean_text(name, 100, true, false)));
-    let slug = body
-        .slug
-        .as_deref()
-        .and_then(|slug| errors.check("slug", Slug::parse(slug)));
+    let name = body.name.as_deref().and_then(|name| errors.check("name", clean_text(name, 100, true, false)));
+    let slug = body.slug.as_deref().and_then(|slug| errors.check("slug", Slug::parse(slug)));
     errors.finish()?;
     let parent = body.parent_id.map(|parent| parent.map(|id| id.to_string()));
     let id = path.into_inner().to_string();
@@ -1060,13 +914,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update_product))
             .route(web::delete().to(archive_product)),
     )
-    .service(
-        web::resource("/api/v1/catalog/products/{id}/images").route(web::post().to(upload_image)),
-    )
-    .service(
-        web::resource("/api/v1/catalog/products/{id}/images/{image_id}")
-            .route(web::delete().to(delete_image)),
-    )
+    .service(web::resource("/api/v1/catalog/products/{id}/images").route(web::post().to(upload_image)))
+    .service(web::resource("/api/v1/catalog/products/{id}/images/{image_id}").route(web::delete().to(delete_image)))
     .service(
         web::resource("/api/v1/catalog/products/{id}/stock")
             .route(web::get().to(get_stock))

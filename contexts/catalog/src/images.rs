@@ -69,8 +69,7 @@ impl ImageStore {
     /// The path of a stored file; names are ours (`<uuid>.<ext>`), never a
     /// client's, so no traversal is possible.
     pub fn path(&self, stored_file: &str) -> PathBuf {
-        self.dir
-            .join(Path::new(stored_file).file_name().unwrap_or_default())
+        self.dir.join(Path::new(stored_file).file_name().unwrap_or_default())
     }
 
     pub fn remove(&self, stored_file: &str) {
@@ -84,18 +83,9 @@ mod tests {
 
     #[test]
     fn recognises_images_by_content() {
-        assert_eq!(
-            ImageKind::sniff(b"\x89PNG\r\n\x1a\nrest"),
-            Some(ImageKind::Png)
-        );
-        assert_eq!(
-            ImageKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0]),
-            Some(ImageKind::Jpeg)
-        );
-        assert_eq!(
-            ImageKind::sniff(b"RIFF\x10\x00\x00\x00WEBPVP8 "),
-            Some(ImageKind::WebP)
-        );
+        assert_eq!(ImageKind::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(ImageKind::Png));
+        assert_eq!(ImageKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0]), Some(ImageKind::Jpeg));
+        assert_eq!(ImageKind::sniff(b"RIFF\x10\x00\x00\x00WEBPVP8 "), Some(ImageKind::WebP));
         assert_eq!(ImageKind::sniff(b"GIF89a......"), None);
         assert_eq!(ImageKind::sniff(b"<svg xmlns="), None);
         assert_eq!(ImageKind::sniff(b""), None);

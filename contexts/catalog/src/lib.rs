@@ -25,8 +25,7 @@ pub use service::{CatalogError, CatalogService};
 pub const CONTEXT: &str = "catalog";
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/catalog/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations =
-    embed_migrations!("../../migrations/catalog/postgres");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/catalog/postgres");
 
 /// Applies the context's pending migrations on whichever backend `conn` is.
 pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {

@@ -69,10 +69,4 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(
-    categories,
-    products,
-    product_images,
-    stock_adjustments,
-    reservations
-);
+diesel::allow_tables_to_appear_in_same_query!(categories, products, product_images, stock_adjustments, reservations);

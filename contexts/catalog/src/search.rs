@@ -181,22 +181,12 @@ fn filters(sql: &mut Sql, filter: &SearchFilter, with_category: bool) {
     if !filter.terms.is_empty() {
         if sql.postgres {
             sql.push(" AND p.search_vector @@ to_tsquery('english', ");
-            let query = filter
-                .terms
-                .iter()
-                .map(|t| format!("{t}:*"))
-                .collect::<Vec<_>>()
-                .join(" & ");
+            let query = filter.terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
             sql.bind(Bind::Text(query));
             sql.push(")");
         } else {
             sql.push(" AND p.seq IN (SELECT rowid FROM product_search WHERE product_search MATCH ");
-            let query = filter
-                .terms
-                .iter()
-                .map(|t| format!("\"{t}\"*"))
-                .collect::<Vec<_>>()
-                .join(" AND ");
+            let query = filter.terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" AND ");
             sql.bind(Bind::Text(query));
             sql.push(")");
         }
@@ -232,9 +222,7 @@ fn score(sql: &mut Sql, terms: &[String]) {
     }
     sql.push("(0");
     for term in terms {
-        for (weight, postgres_label, sqlite_column) in
-            [(3, "A", "name"), (2, "B", "sku"), (1, "D", "description")]
-        {
+        for (weight, postgres_label, sqlite_column) in [(3, "A", "name"), (2, "B", "sku"), (1, "D", "description")] {
             sql.push(" + ");
             if sql.postgres {
                 sql.push("CAST(p.search_vector @@ to_tsquery('english', ");
@@ -250,23 +238,9 @@ fn score(sql: &mut Sql, terms: &[String]) {
     sql.push(")");
 }
 
-fn page_sql(
-    postgres: bool,
-    filter: &SearchFilter,
-    sort: Sort,
-    after: Option<After>,
-    limit: i64,
-) -> Sql {
-    let mut sql = Sql {
-        text: String::new(),
-        binds: Vec::new(),
-        postgres,
-    };
-    let sort = if sort == Sort::Relevance && filter.terms.is_empty() {
-        Sort::Newest
-    } else {
-        sort
-    };
+fn page_sql(postgres: bool, filter: &SearchFilter, sort: Sort, after: Option<After>, limit: i64) -> Sql {
+    let mut sql = Sql { text: String::new(), binds: Vec::new(), postgres };
+    let sort = if sort == Sort::Relevance && filter.terms.is_empty() { Sort::Newest } else { sort };
     sql.push(&format!("SELECT * FROM (SELECT {COLUMNS}, "));
     score(&mut sql, &filter.terms);
     sql.push(" AS score FROM products p");
@@ -311,11 +285,7 @@ fn page_sql(
 }
 
 fn facet_sql(postgres: bool, filter: &SearchFilter) -> Sql {
-    let mut sql = Sql {
-        text: String::new(),
-        binds: Vec::new(),
-        postgres,
-    };
+    let mut sql = Sql { text: String::new(), binds: Vec::new(), postgres };
     sql.push("SELECT p.category_id AS category_id, COUNT(*) AS count FROM products p");
     filters(&mut sql, filter, false);
     sql.push(" GROUP BY p.category_id");
@@ -335,10 +305,7 @@ macro_rules! run_on {
     }};
 }
 
-fn load_pg<T: QueryableByName<diesel::pg::Pg> + 'static>(
-    conn: &mut PgConnection,
-    sql: Sql,
-) -> QueryResult<Vec<T>> {
+fn load_pg<T: QueryableByName<diesel::pg::Pg> + 'static>(conn: &mut PgConnection, sql: Sql) -> QueryResult<Vec<T>> {
     run_on!(conn, sql, T, diesel::pg::Pg)
 }
 
@@ -377,18 +344,9 @@ mod tests {
 
     #[test]
     fn query_words_cannot_inject_search_syntax() {
-        assert_eq!(
-            terms("Wireless  HEADPHONES!"),
-            vec!["wireless", "headphones"]
-        );
-        assert_eq!(
-            terms("\"a\" OR b* NEAR(c) -d"),
-            vec!["a", "or", "b", "near", "c", "d"]
-        );
-        assert_eq!(
-            terms("'; DROP TABLE products; --"),
-            vec!["drop", "table", "products"]
-        );
+        assert_eq!(terms("Wireless  HEADPHONES!"), vec!["wireless", "headphones"]);
+        assert_eq!(terms("\"a\" OR b* NEAR(c) -d"), vec!["a", "or", "b", "near", "c", "d"]);
+        assert_eq!(terms("'; DROP TABLE products; --"), vec!["drop", "table", "products"]);
         assert!(terms("  ***  ").is_empty());
         assert_eq!(terms("café über"), vec!["café", "über"]);
         assert_eq!(terms("a b c d e f g h i j").len(), 8);
@@ -396,17 +354,9 @@ mod tests {
 
     #[test]
     fn placeholders_follow_the_backend() {
-        let filter = SearchFilter {
-            terms: vec!["wire".into()],
-            min_price: Some(100),
-            ..SearchFilter::default()
-        };
+        let filter = SearchFilter { terms: vec!["wire".into()], min_price: Some(100), ..SearchFilter::default() };
         let pg = page_sql(true, &filter, Sort::Relevance, None, 10);
-        assert!(
-            pg.text.contains("$1") && !pg.text.contains('?'),
-            "{}",
-            pg.text
-        );
+        assert!(pg.text.contains("$1") && !pg.text.contains('?'), "{}", pg.text);
         let sqlite = page_sql(false, &filter, Sort::Relevance, None, 10);
         assert!(!sqlite.text.contains('$'), "{}", sqlite.text);
         assert_eq!(pg.binds.len(), sqlite.binds.len());

@@ -17,18 +17,8 @@ const DEMO: &[(&str, &str, Option<&str>)] = &[
     ("Lighting", "lighting", Some("home")),
 ];
 
-const ADJECTIVES: &[&str] = &[
-    "Wireless",
-    "Compact",
-    "Premium",
-    "Portable",
-    "Ergonomic",
-    "Silent",
-    "Smart",
-    "Classic",
-    "Rugged",
-    "Slim",
-];
+const ADJECTIVES: &[&str] =
+    &["Wireless", "Compact", "Premium", "Portable", "Ergonomic", "Silent", "Smart", "Classic", "Rugged", "Slim"];
 const NOUNS: &[(&str, &str)] = &[
     ("Headphones", "headphones"),
     ("Earbuds", "headphones"),
@@ -47,17 +37,10 @@ const COLOURS: &[&str] = &["black", "white", "silver", "blue", "red", "green"];
 
 /// Creates the demo category tree (if missing) and `count` products spread
 /// over it, with stock. Deterministic: product `n` is always the same.
-pub fn seed_products(
-    service: &CatalogService,
-    count: usize,
-    first: usize,
-) -> Result<usize, CatalogError> {
+pub fn seed_products(service: &CatalogService, count: usize, first: usize) -> Result<usize, CatalogError> {
     let tree = service.category_tree()?;
     let mut ids = std::collections::BTreeMap::new();
-    fn collect(
-        nodes: &[crate::service::CategoryNode],
-        ids: &mut std::collections::BTreeMap<String, String>,
-    ) {
+    fn collect(nodes: &[crate::service::CategoryNode], ids: &mut std::collections::BTreeMap<String, String>) {
         for node in nodes {
             ids.insert(node.slug.clone(), node.id.clone());
             collect(&node.children, ids);
@@ -83,8 +66,7 @@ pub fn seed_products(
         let mut attributes = serde_json::Map::new();
         attributes.insert("colour".into(), colour.into());
         service.create_product(NewProduct {
-            sku: Sku::parse(&format!("TND-{n:07}"))
-                .map_err(|e| CatalogError::Internal(e.to_string()))?,
+            sku: Sku::parse(&format!("TND-{n:07}")).map_err(|e| CatalogError::Internal(e.to_string()))?,
             name: format!("{adjective} {noun} {}", n % 1000),
             description: format!(
                 "A {} {} in {colour}. Model {n}, built to last, with a two-year warranty.",

@@ -6,12 +6,11 @@ use crate::domain::{CategoryTree, LOW_STOCK_THRESHOLD, Sku, Slug};
 use crate::images::{ImageKind, ImageStore};
 use crate::search::{self, After, SearchFilter, Sort};
 use crate::store::{
-    self, AdjustmentRow, CategoryRow, ImageRow, NewProductRow, ProductEdit, ProductRow,
-    ReservationRow, db_time, is_unique_violation, utc,
+    self, AdjustmentRow, CategoryRow, ImageRow, NewProductRow, ProductEdit, ProductRow, ReservationRow, db_time,
+    is_unique_violation, utc,
 };
 use catalog_api::events::{
-    PriceChanged, ProductCreated, ProductUpdated, ReleaseReason, ReservationReleased, StockChanged,
-    StockReserved,
+    PriceChanged, ProductCreated, ProductUpdated, ReleaseReason, ReservationReleased, StockChanged, StockReserved,
 };
 use catalog_api::{ProductSnapshot, Reservation, ReservationState, StockError, StockLine};
 use chrono::{DateTime, Utc};
@@ -26,15 +25,14 @@ pub enum CatalogError {
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("invalid {field}: {message}")]
-    Invalid {
-        field: String,
-        code: &'static str,
-        message: String,
-    },
+    Invalid { field: String, code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error(transparent)]
     Stock(StockError),
+    /// A concurrent write of the same key won (handled inside the service).
+    #[error("a concurrent request did this first")]
+    Duplicate,
     #[error(transparent)]
     Unavailable(DbError),
     #[error("{0}")]
@@ -43,18 +41,11 @@ pub enum CatalogError {
 
 impl CatalogError {
     pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
-        CatalogError::Invalid {
-            field: field.to_owned(),
-            code,
-            message: message.into(),
-        }
+        CatalogError::Invalid { field: field.to_owned(), code, message: message.into() }
     }
 
     fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        CatalogError::Conflict {
-            code,
-            message: message.into(),
-        }
+        CatalogError::Conflict { code, message: message.into() }
     }
 }
 
@@ -204,18 +195,8 @@ pub struct CatalogService {
 }
 
 impl CatalogService {
-    pub fn new(
-        db: ContextDatabase,
-        clock: Arc<dyn Clock>,
-        outbox: Outbox,
-        images: ImageStore,
-    ) -> Self {
-        Self {
-            db,
-            clock,
-            outbox,
-            images,
-        }
+    pub fn new(db: ContextDatabase, clock: Arc<dyn Clock>, outbox: Outbox, images: ImageStore) -> Self {
+        Self { db, clock, outbox, images }
     }
 
     pub fn database(&self) -> &ContextDatabase {
@@ -252,11 +233,7 @@ impl CatalogService {
             if let Some(parent) = &row.parent_id
                 && store::find_category(conn, parent)?.is_none()
             {
-                return Err(CatalogError::invalid(
-                    "parent_id",
-                    "unknown_category",
-                    "no such category",
-                ));
+                return Err(CatalogError::invalid("parent_id", "unknown_category", "no such category"));
             }
             store::insert_category(conn, &row).map_err(|error| {
                 if is_unique_violation(&error) {
@@ -266,13 +243,7 @@ impl CatalogService {
                 }
             })
         })?;
-        Ok(CategoryNode {
-            id: row.id,
-            name: row.name,
-            slug: row.slug,
-            parent_id: row.parent_id,
-            children: vec![],
-        })
+        Ok(CategoryNode { id: row.id, name: row.name, slug: row.slug, parent_id: row.parent_id, children: vec![] })
     }
 
     /// Renames and/or moves a category. `parent`: `Some(None)` makes it a root.
@@ -286,8 +257,7 @@ impl CatalogService {
         let now = db_time(self.clock.now());
         let mut conn = self.conn()?;
         self.outbox.transaction(&mut conn, |conn| {
-            let mut row =
-                store::find_category(conn, id)?.ok_or(CatalogError::NotFound("category"))?;
+            let mut row = store::find_category(conn, id)?.ok_or(CatalogError::NotFound("category"))?;
             if let Some(name) = name {
                 row.name = name;
             }
@@ -297,17 +267,9 @@ impl CatalogService {
             if let Some(parent) = parent {
                 if let Some(parent_id) = &parent {
                     if store::find_category(conn, parent_id)?.is_none() {
-                        return Err(CatalogError::invalid(
-                            "parent_id",
-                            "unknown_category",
-                            "no such category",
-                        ));
+                        return Err(CatalogError::invalid("parent_id", "unknown_category", "no such category"));
                     }
-                    let tree = CategoryTree::new(
-                        store::all_categories(conn)?
-                            .into_iter()
-                            .map(|c| (c.id, c.parent_id)),
-                    );
+                    let tree = CategoryTree::new(store::all_categories(conn)?.into_iter().map(|c| (c.id, c.parent_id)));
                     if tree.would_cycle(id, parent_id) {
                         return Err(CatalogError::conflict(
                             "category_cycle",
@@ -325,13 +287,7 @@ impl CatalogService {
                     error.into()
                 }
             })?;
-            Ok(CategoryNode {
-                id: row.id,
-                name: row.name,
-                slug: row.slug,
-                parent_id: row.parent_id,
-                children: vec![],
-            })
+            Ok(CategoryNode { id: row.id, name: row.name, slug: row.slug, parent_id: row.parent_id, children: vec![] })
         })
     }
 
@@ -379,11 +335,7 @@ impl CatalogService {
         Ok(build(None, &mut children))
     }
 
-    fn resolve_category(
-        &self,
-        conn: &mut DbConn,
-        key: &str,
-    ) -> Result<Option<CategoryRow>, CatalogError> {
+    fn resolve_category(&self, conn: &mut DbConn, key: &str) -> Result<Option<CategoryRow>, CatalogError> {
         if let Some(row) = store::find_category(conn, key)? {
             return Ok(Some(row));
         }
@@ -392,29 +344,20 @@ impl CatalogService {
 
     // ----- products -----
 
-    fn assemble(
-        &self,
-        conn: &mut DbConn,
-        rows: Vec<ProductRow>,
-    ) -> Result<Vec<Product>, CatalogError> {
+    fn assemble(&self, conn: &mut DbConn, rows: Vec<ProductRow>) -> Result<Vec<Product>, CatalogError> {
         let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
         let mut images: BTreeMap<String, Vec<Image>> = BTreeMap::new();
         for image in store::images_of(conn, &ids)? {
-            images
-                .entry(image.product_id.clone())
-                .or_default()
-                .push(Image {
-                    url: image.url,
-                    alt: image.alt,
-                    uploaded: image.stored_file.is_some(),
-                    id: image.id,
-                });
+            images.entry(image.product_id.clone()).or_default().push(Image {
+                url: image.url,
+                alt: image.alt,
+                uploaded: image.stored_file.is_some(),
+                id: image.id,
+            });
         }
         rows.into_iter()
             .map(|row| {
-                let corrupt = |what: &str| {
-                    CatalogError::Internal(format!("product {}: stored {what}", row.id))
-                };
+                let corrupt = |what: &str| CatalogError::Internal(format!("product {}: stored {what}", row.id));
                 Ok(Product {
                     id: ProductId::parse(&row.id).map_err(|_| corrupt("id"))?,
                     seq: row.seq,
@@ -422,8 +365,7 @@ impl CatalogService {
                         row.price_amount,
                         Currency::parse(&row.price_currency).map_err(|_| corrupt("currency"))?,
                     ),
-                    attributes: serde_json::from_str(&row.attributes)
-                        .map_err(|_| corrupt("attributes"))?,
+                    attributes: serde_json::from_str(&row.attributes).map_err(|_| corrupt("attributes"))?,
                     images: images.remove(&row.id).unwrap_or_default(),
                     archived: row.archived_at.is_some(),
                     created_at: utc(row.created_at),
@@ -441,11 +383,8 @@ impl CatalogService {
     }
 
     fn load_product(&self, conn: &mut DbConn, id: ProductId) -> Result<Product, CatalogError> {
-        let row =
-            store::find_product(conn, &id.to_string())?.ok_or(CatalogError::NotFound("product"))?;
-        self.assemble(conn, vec![row])?
-            .pop()
-            .ok_or(CatalogError::NotFound("product"))
+        let row = store::find_product(conn, &id.to_string())?.ok_or(CatalogError::NotFound("product"))?;
+        self.assemble(conn, vec![row])?.pop().ok_or(CatalogError::NotFound("product"))
     }
 
     pub fn product(&self, id: ProductId) -> Result<Product, CatalogError> {
@@ -462,11 +401,7 @@ impl CatalogService {
             if let Some(category) = &new.category_id
                 && store::find_category(conn, category)?.is_none()
             {
-                return Err(CatalogError::invalid(
-                    "category_id",
-                    "unknown_category",
-                    "no such category",
-                ));
+                return Err(CatalogError::invalid("category_id", "unknown_category", "no such category"));
             }
             store::insert_product(
                 conn,
@@ -516,21 +451,14 @@ impl CatalogService {
                     sku: new.sku.as_str().to_owned(),
                     name: new.name.clone(),
                     price: new.price,
-                    category_id: new
-                        .category_id
-                        .as_deref()
-                        .and_then(|c| uuid::Uuid::parse_str(c).ok()),
+                    category_id: new.category_id.as_deref().and_then(|c| uuid::Uuid::parse_str(c).ok()),
                 },
             )?;
             self.load_product(conn, id)
         })
     }
 
-    pub fn update_product(
-        &self,
-        id: ProductId,
-        changes: ProductChanges,
-    ) -> Result<Product, CatalogError> {
+    pub fn update_product(&self, id: ProductId, changes: ProductChanges) -> Result<Product, CatalogError> {
         let now = db_time(self.clock.now());
         let mut conn = self.conn()?;
         self.outbox.transaction(&mut conn, |conn| {
@@ -538,39 +466,17 @@ impl CatalogService {
             if let Some(Some(category)) = &changes.category_id
                 && store::find_category(conn, category)?.is_none()
             {
-                return Err(CatalogError::invalid(
-                    "category_id",
-                    "unknown_category",
-                    "no such category",
-                ));
+                return Err(CatalogError::invalid("category_id", "unknown_category", "no such category"));
             }
             let edit = ProductEdit {
-                sku: changes
-                    .sku
-                    .as_ref()
-                    .map_or(before.sku.clone(), |sku| sku.as_str().to_owned()),
+                sku: changes.sku.as_ref().map_or(before.sku.clone(), |sku| sku.as_str().to_owned()),
                 name: changes.name.clone().unwrap_or(before.name.clone()),
-                description: changes
-                    .description
-                    .clone()
-                    .unwrap_or(before.description.clone()),
+                description: changes.description.clone().unwrap_or(before.description.clone()),
                 price_amount: changes.price.map_or(before.price.amount, |p| p.amount),
-                price_currency: changes
-                    .price
-                    .map_or(before.price.currency, |p| p.currency)
-                    .code()
-                    .to_owned(),
-                category_id: changes
-                    .category_id
-                    .clone()
-                    .unwrap_or(before.category_id.clone()),
-                attributes: serde_json::Value::Object(
-                    changes
-                        .attributes
-                        .clone()
-                        .unwrap_or(before.attributes.clone()),
-                )
-                .to_string(),
+                price_currency: changes.price.map_or(before.price.currency, |p| p.currency).code().to_owned(),
+                category_id: changes.category_id.clone().unwrap_or(before.category_id.clone()),
+                attributes: serde_json::Value::Object(changes.attributes.clone().unwrap_or(before.attributes.clone()))
+                    .to_string(),
                 active: changes.active.unwrap_or(before.active),
                 updated_at: now,
             };
@@ -604,14 +510,8 @@ impl CatalogService {
                 },
             )?;
             if after.price != before.price {
-                self.outbox.record(
-                    conn,
-                    &PriceChanged {
-                        product_id: id,
-                        old_price: before.price,
-                        new_price: after.price,
-                    },
-                )?;
+                self.outbox
+                    .record(conn, &PriceChanged { product_id: id, old_price: before.price, new_price: after.price })?;
             }
             Ok(after)
         })
@@ -627,25 +527,13 @@ impl CatalogService {
                 return Ok(());
             }
             store::archive_product(conn, &id.to_string(), now)?;
-            self.outbox.record(
-                conn,
-                &ProductUpdated {
-                    product_id: id,
-                    name: product.name,
-                    active: false,
-                    archived: true,
-                },
-            )?;
+            self.outbox
+                .record(conn, &ProductUpdated { product_id: id, name: product.name, active: false, archived: true })?;
             Ok(())
         })
     }
 
-    pub fn add_uploaded_image(
-        &self,
-        id: ProductId,
-        bytes: &[u8],
-        alt: String,
-    ) -> Result<Image, CatalogError> {
+    pub fn add_uploaded_image(&self, id: ProductId, bytes: &[u8], alt: String) -> Result<Image, CatalogError> {
         let kind = ImageKind::sniff(bytes).ok_or(CatalogError::Conflict {
             code: "unsupported_image",
             message: "only PNG, JPEG and WebP images are accepted".to_owned(),
@@ -655,10 +543,7 @@ impl CatalogService {
         let mut conn = self.conn()?;
         // The product must exist before a file is written.
         self.load_product(&mut conn, id)?;
-        let stored = self
-            .images
-            .save(&image_id, kind, bytes)
-            .map_err(|e| CatalogError::Internal(e.to_string()))?;
+        let stored = self.images.save(&image_id, kind, bytes).map_err(|e| CatalogError::Internal(e.to_string()))?;
         let url = format!("/api/v1/catalog/images/{stored}");
         let result = self.outbox.transaction(&mut conn, |conn| {
             let position = store::next_image_position(conn, &id.to_string())?;
@@ -681,21 +566,14 @@ impl CatalogService {
             self.images.remove(&stored);
             return Err(error);
         }
-        Ok(Image {
-            id: image_id,
-            url,
-            alt,
-            uploaded: true,
-        })
+        Ok(Image { id: image_id, url, alt, uploaded: true })
     }
 
     pub fn delete_image(&self, id: ProductId, image_id: &str) -> Result<(), CatalogError> {
         let mut conn = self.conn()?;
         let removed = self
             .outbox
-            .transaction(&mut conn, |conn| {
-                store::delete_image(conn, &id.to_string(), image_id)
-            })?
+            .transaction(&mut conn, |conn| store::delete_image(conn, &id.to_string(), image_id))?
             .ok_or(CatalogError::NotFound("image"))?;
         if let Some(file) = removed.stored_file {
             self.images.remove(&file);
@@ -704,30 +582,22 @@ impl CatalogService {
     }
 
     /// The stored file and content type of an uploaded image.
-    pub fn stored_image(
-        &self,
-        stored_file: &str,
-    ) -> Result<(std::path::PathBuf, String), CatalogError> {
+    pub fn stored_image(&self, stored_file: &str) -> Result<(std::path::PathBuf, String), CatalogError> {
         let mut conn = self.conn()?;
-        let row = store::find_stored_image(&mut conn, stored_file)?
-            .ok_or(CatalogError::NotFound("image"))?;
-        let content_type = row
-            .content_type
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let row = store::find_stored_image(&mut conn, stored_file)?.ok_or(CatalogError::NotFound("image"))?;
+        let content_type = row.content_type.unwrap_or_else(|| "application/octet-stream".to_owned());
         Ok((self.images.path(stored_file), content_type))
     }
 
     // ----- stock -----
 
     fn stock_changed(&self, conn: &mut DbConn, product_id: &str) -> Result<(), CatalogError> {
-        let row =
-            store::find_product(conn, product_id)?.ok_or(CatalogError::NotFound("product"))?;
+        let row = store::find_product(conn, product_id)?.ok_or(CatalogError::NotFound("product"))?;
         let available = row.on_hand - row.reserved;
         self.outbox.record(
             conn,
             &StockChanged {
-                product_id: ProductId::parse(&row.id)
-                    .map_err(|_| CatalogError::Internal("stored id".into()))?,
+                product_id: ProductId::parse(&row.id).map_err(|_| CatalogError::Internal("stored id".into()))?,
                 on_hand: row.on_hand,
                 reserved: row.reserved,
                 available,
@@ -739,12 +609,7 @@ impl CatalogService {
 
     /// Changes on-hand stock with a reason kept in the audit trail. A delta
     /// that would leave less than is reserved is refused.
-    pub fn adjust_stock(
-        &self,
-        id: ProductId,
-        delta: i64,
-        reason: String,
-    ) -> Result<Product, CatalogError> {
+    pub fn adjust_stock(&self, id: ProductId, delta: i64, reason: String) -> Result<Product, CatalogError> {
         let now = db_time(self.clock.now());
         let mut conn = self.conn()?;
         self.outbox.transaction(&mut conn, |conn| {
@@ -758,9 +623,7 @@ impl CatalogService {
                     "on-hand stock cannot go below the units reserved for orders",
                 ));
             }
-            let on_hand_after = store::find_product(conn, &key)?
-                .map(|row| row.on_hand)
-                .unwrap_or_default();
+            let on_hand_after = store::find_product(conn, &key)?.map(|row| row.on_hand).unwrap_or_default();
             store::insert_adjustment(
                 conn,
                 &AdjustmentRow {
@@ -816,11 +679,7 @@ impl CatalogService {
             .collect())
     }
 
-    fn reservation(
-        &self,
-        order_id: OrderId,
-        rows: &[ReservationRow],
-    ) -> Result<Reservation, CatalogError> {
+    fn reservation(&self, order_id: OrderId, rows: &[ReservationRow]) -> Result<Reservation, CatalogError> {
         let first = rows.first().ok_or(StockError::NoReservation(order_id))?;
         let state = match first.status.as_str() {
             HELD => ReservationState::Held,
@@ -837,12 +696,7 @@ impl CatalogService {
                 })
             })
             .collect::<Result<Vec<_>, CatalogError>>()?;
-        Ok(Reservation {
-            order_id,
-            lines,
-            expires_at: utc(first.expires_at),
-            state,
-        })
+        Ok(Reservation { order_id, lines, expires_at: utc(first.expires_at), state })
     }
 
     /// Holds every line or none. Lines are summed per product and taken in
@@ -860,31 +714,25 @@ impl CatalogService {
                 return Err(StockError::InvalidQuantity.into());
             }
             let total = summed.entry(line.product_id.to_string()).or_default();
-            *total = total
-                .checked_add(line.quantity)
-                .ok_or(StockError::InvalidQuantity)?;
+            *total = total.checked_add(line.quantity).ok_or(StockError::InvalidQuantity)?;
         }
         if summed.is_empty() {
             return Err(StockError::InvalidQuantity.into());
         }
         let now = self.clock.now();
-        let expires_at =
-            now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
+        let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
         let mut conn = self.conn()?;
-        self.outbox.transaction(&mut conn, |conn| {
+        let attempt = self.outbox.transaction(&mut conn, |conn| {
             let existing = store::reservation_of(conn, &order_id.to_string())?;
             if !existing.is_empty() {
                 return self.reservation(order_id, &existing);
             }
             for (product_id, quantity) in &summed {
                 if !store::hold(conn, product_id, *quantity, db_time(now))? {
-                    let id = ProductId::parse(product_id)
-                        .map_err(|_| CatalogError::Internal("id".into()))?;
+                    let id = ProductId::parse(product_id).map_err(|_| CatalogError::Internal("id".into()))?;
                     return Err(match store::find_product(conn, product_id)? {
                         None => StockError::UnknownProduct(id),
-                        Some(row) if !row.active || row.archived_at.is_some() => {
-                            StockError::NotForSale(id)
-                        }
+                        Some(row) if !row.active || row.archived_at.is_some() => StockError::NotForSale(id),
                         Some(row) => StockError::InsufficientStock {
                             product_id: id,
                             requested: *quantity,
@@ -904,20 +752,24 @@ impl CatalogService {
                         created_at: db_time(now),
                         updated_at: db_time(now),
                     },
-                )?;
+                )
+                .map_err(|error| if is_unique_violation(&error) { CatalogError::Duplicate } else { error.into() })?;
                 self.stock_changed(conn, product_id)?;
             }
             let rows = store::reservation_of(conn, &order_id.to_string())?;
             let reservation = self.reservation(order_id, &rows)?;
-            self.outbox.record(
-                conn,
-                &StockReserved {
-                    order_id,
-                    lines: reservation.lines.clone(),
-                },
-            )?;
+            self.outbox.record(conn, &StockReserved { order_id, lines: reservation.lines.clone() })?;
             Ok(reservation)
-        })
+        });
+        match attempt {
+            // A concurrent call for the same order committed first (on
+            // PostgreSQL both can look before either writes): theirs stands.
+            Err(CatalogError::Duplicate) => {
+                let rows = store::reservation_of(&mut conn, &order_id.to_string())?;
+                self.reservation(order_id, &rows)
+            }
+            other => other,
+        }
     }
 
     pub fn commit(&self, order_id: OrderId) -> Result<Reservation, CatalogError> {
@@ -938,10 +790,7 @@ impl CatalogService {
                 self.stock_changed(conn, &row.product_id)?;
             }
             store::set_reservation_status(conn, &order_id.to_string(), COMMITTED, now)?;
-            Ok(Reservation {
-                state: ReservationState::Committed,
-                ..reservation
-            })
+            Ok(Reservation { state: ReservationState::Committed, ..reservation })
         })
     }
 
@@ -949,11 +798,7 @@ impl CatalogService {
         self.release_with(order_id, ReleaseReason::Released)
     }
 
-    fn release_with(
-        &self,
-        order_id: OrderId,
-        reason: ReleaseReason,
-    ) -> Result<Reservation, CatalogError> {
+    fn release_with(&self, order_id: OrderId, reason: ReleaseReason) -> Result<Reservation, CatalogError> {
         let now = db_time(self.clock.now());
         let mut conn = self.conn()?;
         self.outbox.transaction(&mut conn, |conn| {
@@ -967,18 +812,8 @@ impl CatalogService {
                 self.stock_changed(conn, &row.product_id)?;
             }
             store::set_reservation_status(conn, &order_id.to_string(), RELEASED, now)?;
-            self.outbox.record(
-                conn,
-                &ReservationReleased {
-                    order_id,
-                    lines: reservation.lines.clone(),
-                    reason,
-                },
-            )?;
-            Ok(Reservation {
-                state: ReservationState::Released,
-                ..reservation
-            })
+            self.outbox.record(conn, &ReservationReleased { order_id, lines: reservation.lines.clone(), reason })?;
+            Ok(Reservation { state: ReservationState::Released, ..reservation })
         })
     }
 
@@ -990,19 +825,13 @@ impl CatalogService {
         drop(conn);
         let mut released = 0;
         for order in expired {
-            let order_id = OrderId::parse(&order)
-                .map_err(|_| CatalogError::Internal("stored order id".into()))?;
-            if self.release_with(order_id, ReleaseReason::Expired)?.state
-                == ReservationState::Released
-            {
+            let order_id = OrderId::parse(&order).map_err(|_| CatalogError::Internal("stored order id".into()))?;
+            if self.release_with(order_id, ReleaseReason::Expired)?.state == ReservationState::Released {
                 released += 1;
             }
         }
         if released > 0 {
-            tracing::info!(
-                reservations.released = released,
-                "expired reservations released"
-            );
+            tracing::info!(reservations.released = released, "expired reservations released");
         }
         Ok(released)
     }
@@ -1020,13 +849,10 @@ impl CatalogService {
         self.outbox.transaction(&mut conn, |conn| {
             for (product_id, quantity) in &summed {
                 if !store::adjust_on_hand(conn, product_id, *quantity, now)? {
-                    let id = ProductId::parse(product_id)
-                        .map_err(|_| CatalogError::Internal("id".into()))?;
+                    let id = ProductId::parse(product_id).map_err(|_| CatalogError::Internal("id".into()))?;
                     return Err(StockError::UnknownProduct(id).into());
                 }
-                let on_hand_after = store::find_product(conn, product_id)?
-                    .map(|r| r.on_hand)
-                    .unwrap_or_default();
+                let on_hand_after = store::find_product(conn, product_id)?.map(|r| r.on_hand).unwrap_or_default();
                 store::insert_adjustment(
                     conn,
                     &AdjustmentRow {
@@ -1052,35 +878,16 @@ impl CatalogService {
             None => None,
             Some(key) => {
                 let Some(category) = self.resolve_category(&mut conn, key)? else {
-                    return Err(CatalogError::invalid(
-                        "category",
-                        "unknown_category",
-                        "no such category",
-                    ));
+                    return Err(CatalogError::invalid("category", "unknown_category", "no such category"));
                 };
-                let tree = CategoryTree::new(
-                    store::all_categories(&mut conn)?
-                        .into_iter()
-                        .map(|c| (c.id, c.parent_id)),
-                );
+                let tree =
+                    CategoryTree::new(store::all_categories(&mut conn)?.into_iter().map(|c| (c.id, c.parent_id)));
                 Some(tree.with_descendants(&category.id))
             }
         };
-        let terms = request
-            .text
-            .as_deref()
-            .map(search::terms)
-            .unwrap_or_default();
-        let sort = request.sort.unwrap_or(if terms.is_empty() {
-            Sort::Newest
-        } else {
-            Sort::Relevance
-        });
-        let sort = if sort == Sort::Relevance && terms.is_empty() {
-            Sort::Newest
-        } else {
-            sort
-        };
+        let terms = request.text.as_deref().map(search::terms).unwrap_or_default();
+        let sort = request.sort.unwrap_or(if terms.is_empty() { Sort::Newest } else { Sort::Relevance });
+        let sort = if sort == Sort::Relevance && terms.is_empty() { Sort::Newest } else { sort };
         let filter = SearchFilter {
             terms,
             category_ids,
@@ -1095,48 +902,26 @@ impl CatalogService {
         let mut last = None;
         for hit in hits.into_iter().take(limit as usize) {
             let (row, score) = hit.into_row();
-            last = Some(After {
-                score,
-                price: row.price_amount,
-                seq: row.seq,
-            });
+            last = Some(After { score, price: row.price_amount, seq: row.seq });
             rows.push(row);
         }
         let items = self.assemble(&mut conn, rows)?;
-        let names: BTreeMap<String, (String, String)> = store::all_categories(&mut conn)?
-            .into_iter()
-            .map(|c| (c.id, (c.slug, c.name)))
-            .collect();
+        let names: BTreeMap<String, (String, String)> =
+            store::all_categories(&mut conn)?.into_iter().map(|c| (c.id, (c.slug, c.name))).collect();
         let mut facets: Vec<Facet> = search::category_facets(&mut conn, &filter)?
             .into_iter()
             .filter_map(|row| {
                 let id = row.category_id?;
                 let (slug, name) = names.get(&id)?.clone();
-                Some(Facet {
-                    category_id: id,
-                    slug,
-                    name,
-                    count: row.count,
-                })
+                Some(Facet { category_id: id, slug, name, count: row.count })
             })
             .collect();
         facets.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
-        Ok(SearchPage {
-            items,
-            next: if has_more { last } else { None },
-            sort,
-            facets,
-        })
+        Ok(SearchPage { items, next: if has_more { last } else { None }, sort, facets })
     }
 }
 
-fn linked_image(
-    id: &ProductId,
-    position: i32,
-    url: &str,
-    alt: &str,
-    now: chrono::NaiveDateTime,
-) -> ImageRow {
+fn linked_image(id: &ProductId, position: i32, url: &str, alt: &str, now: chrono::NaiveDateTime) -> ImageRow {
     ImageRow {
         id: uuid::Uuid::now_v7().to_string(),
         product_id: id.to_string(),

@@ -16,10 +16,7 @@ pub fn utc(at: NaiveDateTime) -> DateTime<Utc> {
 }
 
 pub fn is_unique_violation(error: &DieselError) -> bool {
-    matches!(
-        error,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }
 
 // ----- categories -----
@@ -38,40 +35,23 @@ pub struct CategoryRow {
 }
 
 pub fn insert_category(conn: &mut DbConn, row: &CategoryRow) -> QueryResult<()> {
-    diesel::insert_into(categories::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    diesel::insert_into(categories::table).values(row).execute(conn).map(|_| ())
 }
 
 pub fn save_category(conn: &mut DbConn, row: &CategoryRow) -> QueryResult<()> {
-    diesel::update(categories::table.find(&row.id))
-        .set(row)
-        .execute(conn)
-        .map(|_| ())
+    diesel::update(categories::table.find(&row.id)).set(row).execute(conn).map(|_| ())
 }
 
 pub fn find_category(conn: &mut DbConn, id: &str) -> QueryResult<Option<CategoryRow>> {
-    categories::table
-        .find(id)
-        .select(CategoryRow::as_select())
-        .first(conn)
-        .optional()
+    categories::table.find(id).select(CategoryRow::as_select()).first(conn).optional()
 }
 
 pub fn find_category_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<CategoryRow>> {
-    categories::table
-        .filter(categories::slug.eq(slug))
-        .select(CategoryRow::as_select())
-        .first(conn)
-        .optional()
+    categories::table.filter(categories::slug.eq(slug)).select(CategoryRow::as_select()).first(conn).optional()
 }
 
 pub fn all_categories(conn: &mut DbConn) -> QueryResult<Vec<CategoryRow>> {
-    categories::table
-        .order((categories::name.asc(), categories::id.asc()))
-        .select(CategoryRow::as_select())
-        .load(conn)
+    categories::table.order((categories::name.asc(), categories::id.asc())).select(CategoryRow::as_select()).load(conn)
 }
 
 pub fn delete_category(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
@@ -81,14 +61,8 @@ pub fn delete_category(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
 /// Whether a category has children or products (archived ones count: their
 /// history still points at it).
 pub fn category_in_use(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
-    let children: i64 = categories::table
-        .filter(categories::parent_id.eq(id))
-        .count()
-        .get_result(conn)?;
-    let products: i64 = products::table
-        .filter(products::category_id.eq(id))
-        .count()
-        .get_result(conn)?;
+    let children: i64 = categories::table.filter(categories::parent_id.eq(id)).count().get_result(conn)?;
+    let products: i64 = products::table.filter(products::category_id.eq(id)).count().get_result(conn)?;
     Ok(children + products > 0)
 }
 
@@ -151,44 +125,27 @@ pub struct ProductEdit {
 }
 
 pub fn insert_product(conn: &mut DbConn, row: &NewProductRow) -> QueryResult<()> {
-    diesel::insert_into(products::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    diesel::insert_into(products::table).values(row).execute(conn).map(|_| ())
 }
 
 pub fn edit_product(conn: &mut DbConn, id: &str, edit: &ProductEdit) -> QueryResult<()> {
-    diesel::update(products::table.filter(products::id.eq(id)))
-        .set(edit)
-        .execute(conn)
-        .map(|_| ())
+    diesel::update(products::table.filter(products::id.eq(id))).set(edit).execute(conn).map(|_| ())
 }
 
 /// Hides a product from shoppers.
 pub fn archive_product(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(products::table.filter(products::id.eq(id)))
-        .set((
-            products::archived_at.eq(Some(now)),
-            products::active.eq(false),
-            products::updated_at.eq(now),
-        ))
+        .set((products::archived_at.eq(Some(now)), products::active.eq(false), products::updated_at.eq(now)))
         .execute(conn)
         .map(|_| ())
 }
 
 pub fn find_product(conn: &mut DbConn, id: &str) -> QueryResult<Option<ProductRow>> {
-    products::table
-        .filter(products::id.eq(id))
-        .select(ProductRow::as_select())
-        .first(conn)
-        .optional()
+    products::table.filter(products::id.eq(id)).select(ProductRow::as_select()).first(conn).optional()
 }
 
 pub fn find_products(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<ProductRow>> {
-    products::table
-        .filter(products::id.eq_any(ids))
-        .select(ProductRow::as_select())
-        .load(conn)
+    products::table.filter(products::id.eq_any(ids)).select(ProductRow::as_select()).load(conn)
 }
 
 // ----- images -----
@@ -210,19 +167,13 @@ pub struct ImageRow {
 pub fn images_of(conn: &mut DbConn, product_ids: &[String]) -> QueryResult<Vec<ImageRow>> {
     product_images::table
         .filter(product_images::product_id.eq_any(product_ids))
-        .order((
-            product_images::product_id.asc(),
-            product_images::position.asc(),
-        ))
+        .order((product_images::product_id.asc(), product_images::position.asc()))
         .select(ImageRow::as_select())
         .load(conn)
 }
 
 pub fn insert_image(conn: &mut DbConn, row: &ImageRow) -> QueryResult<()> {
-    diesel::insert_into(product_images::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    diesel::insert_into(product_images::table).values(row).execute(conn).map(|_| ())
 }
 
 /// Removes a product's linked (not uploaded) images.
@@ -235,11 +186,7 @@ pub fn delete_linked_images(conn: &mut DbConn, product_id: &str) -> QueryResult<
     .execute(conn)
 }
 
-pub fn delete_image(
-    conn: &mut DbConn,
-    product_id: &str,
-    image_id: &str,
-) -> QueryResult<Option<ImageRow>> {
+pub fn delete_image(conn: &mut DbConn, product_id: &str, image_id: &str) -> QueryResult<Option<ImageRow>> {
     let row = product_images::table
         .filter(product_images::id.eq(image_id))
         .filter(product_images::product_id.eq(product_id))
@@ -272,21 +219,11 @@ pub fn find_stored_image(conn: &mut DbConn, stored_file: &str) -> QueryResult<Op
 
 /// Adds `delta` to on-hand unless that would take it below what is reserved.
 /// Returns whether it did.
-pub fn adjust_on_hand(
-    conn: &mut DbConn,
-    product_id: &str,
-    delta: i64,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
+pub fn adjust_on_hand(conn: &mut DbConn, product_id: &str, delta: i64, now: NaiveDateTime) -> QueryResult<bool> {
     let changed = diesel::update(
-        products::table
-            .filter(products::id.eq(product_id))
-            .filter((products::on_hand + delta).ge(products::reserved)),
+        products::table.filter(products::id.eq(product_id)).filter((products::on_hand + delta).ge(products::reserved)),
     )
-    .set((
-        products::on_hand.eq(products::on_hand + delta),
-        products::updated_at.eq(now),
-    ))
+    .set((products::on_hand.eq(products::on_hand + delta), products::updated_at.eq(now)))
     .execute(conn)?;
     Ok(changed == 1)
 }
@@ -304,19 +241,13 @@ pub struct AdjustmentRow {
 }
 
 pub fn insert_adjustment(conn: &mut DbConn, row: &AdjustmentRow) -> QueryResult<()> {
-    diesel::insert_into(stock_adjustments::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    diesel::insert_into(stock_adjustments::table).values(row).execute(conn).map(|_| ())
 }
 
 pub fn adjustments_of(conn: &mut DbConn, product_id: &str) -> QueryResult<Vec<AdjustmentRow>> {
     stock_adjustments::table
         .filter(stock_adjustments::product_id.eq(product_id))
-        .order((
-            stock_adjustments::created_at.desc(),
-            stock_adjustments::id.desc(),
-        ))
+        .order((stock_adjustments::created_at.desc(), stock_adjustments::id.desc()))
         .select(AdjustmentRow::as_select())
         .load(conn)
 }
@@ -324,12 +255,7 @@ pub fn adjustments_of(conn: &mut DbConn, product_id: &str) -> QueryResult<Vec<Ad
 /// Holds `quantity` units if that many are available and the product is for
 /// sale. One conditional statement: concurrent reservations cannot both
 /// take the last units.
-pub fn hold(
-    conn: &mut DbConn,
-    product_id: &str,
-    quantity: i64,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
+pub fn hold(conn: &mut DbConn, product_id: &str, quantity: i64, now: NaiveDateTime) -> QueryResult<bool> {
     let changed = diesel::update(
         products::table
             .filter(products::id.eq(product_id))
@@ -337,21 +263,13 @@ pub fn hold(
             .filter(products::archived_at.is_null())
             .filter((products::on_hand - products::reserved).ge(quantity)),
     )
-    .set((
-        products::reserved.eq(products::reserved + quantity),
-        products::updated_at.eq(now),
-    ))
+    .set((products::reserved.eq(products::reserved + quantity), products::updated_at.eq(now)))
     .execute(conn)?;
     Ok(changed == 1)
 }
 
 /// Held units leave stock (sold).
-pub fn take(
-    conn: &mut DbConn,
-    product_id: &str,
-    quantity: i64,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn take(conn: &mut DbConn, product_id: &str, quantity: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(products::table.filter(products::id.eq(product_id)))
         .set((
             products::on_hand.eq(products::on_hand - quantity),
@@ -363,17 +281,9 @@ pub fn take(
 }
 
 /// Held units become available again.
-pub fn unhold(
-    conn: &mut DbConn,
-    product_id: &str,
-    quantity: i64,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn unhold(conn: &mut DbConn, product_id: &str, quantity: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(products::table.filter(products::id.eq(product_id)))
-        .set((
-            products::reserved.eq(products::reserved - quantity),
-            products::updated_at.eq(now),
-        ))
+        .set((products::reserved.eq(products::reserved - quantity), products::updated_at.eq(now)))
         .execute(conn)
         .map(|_| ())
 }
@@ -400,33 +310,18 @@ pub fn reservation_of(conn: &mut DbConn, order_id: &str) -> QueryResult<Vec<Rese
 }
 
 pub fn insert_reservation(conn: &mut DbConn, row: &ReservationRow) -> QueryResult<()> {
-    diesel::insert_into(reservations::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    diesel::insert_into(reservations::table).values(row).execute(conn).map(|_| ())
 }
 
-pub fn set_reservation_status(
-    conn: &mut DbConn,
-    order_id: &str,
-    status: &str,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn set_reservation_status(conn: &mut DbConn, order_id: &str, status: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(reservations::table.filter(reservations::order_id.eq(order_id)))
-        .set((
-            reservations::status.eq(status),
-            reservations::updated_at.eq(now),
-        ))
+        .set((reservations::status.eq(status), reservations::updated_at.eq(now)))
         .execute(conn)
         .map(|_| ())
 }
 
 /// Orders whose held reservation has expired, oldest first.
-pub fn expired_orders(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    limit: i64,
-) -> QueryResult<Vec<String>> {
+pub fn expired_orders(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
     reservations::table
         .filter(reservations::status.eq("held"))
         .filter(reservations::expires_at.le(now))

@@ -37,10 +37,7 @@ impl UsersApi for InProcessUsersApi {
             Ok(account) => Ok(Some(UserSummary {
                 id: account.id,
                 display_name: account.display_name.as_str().to_owned(),
-                email: account
-                    .erased_at
-                    .is_none()
-                    .then(|| account.email.as_str().to_owned()),
+                email: account.erased_at.is_none().then(|| account.email.as_str().to_owned()),
                 email_verified: account.email_verified_at.is_some(),
                 roles: account.roles,
                 active: account.active,

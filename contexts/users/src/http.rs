@@ -2,12 +2,9 @@
 //! the mapping of `UsersError` to problem documents, and the routes.
 
 use crate::domain::{
-    Account, Address, DisplayName, Email, EmailError, Language, MAX_ADDRESSES, NewPassword, Phone,
-    ProfileError,
+    Account, Address, DisplayName, Email, EmailError, Language, MAX_ADDRESSES, NewPassword, Phone, ProfileError,
 };
-use crate::service::{
-    IssuedTokens, ProfileChanges, Registration, SessionView, UsersError, UsersService,
-};
+use crate::service::{IssuedTokens, ProfileChanges, Registration, SessionView, UsersError, UsersService};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -21,42 +18,29 @@ use validator::Validate;
 impl From<UsersError> for ApiError {
     fn from(error: UsersError) -> Self {
         match error {
-            UsersError::EmailTaken => ApiError::conflict(
-                "email_taken",
-                "an account with this email address already exists",
-            ),
-            UsersError::InvalidCredentials => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "Invalid credentials",
-            )
-            .with_detail("the email or password is not correct"),
-            UsersError::LockedOut {
-                retry_after_seconds,
-            } => ApiError::too_many_requests(
+            UsersError::EmailTaken => {
+                ApiError::conflict("email_taken", "an account with this email address already exists")
+            }
+            UsersError::InvalidCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid credentials")
+                    .with_detail("the email or password is not correct")
+            }
+            UsersError::LockedOut { retry_after_seconds } => ApiError::too_many_requests(
                 "too_many_login_attempts",
                 retry_after_seconds,
                 "too many failed logins for this account; wait before trying again",
             ),
-            UsersError::InvalidRefreshToken => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_refresh_token",
-                "Invalid refresh token",
-            )
-            .with_detail("the refresh token is unknown, expired or its session has ended"),
-            UsersError::RefreshTokenReused => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "refresh_token_reused",
-                "Refresh token reused",
-            )
-            .with_detail(
-                "this refresh token was already used; the session has been ended for safety",
-            ),
-            UsersError::InvalidOneTimeToken => ApiError::invalid_field(
-                "token",
-                "invalid_token",
-                "the token is invalid, already used or expired",
-            ),
+            UsersError::InvalidRefreshToken => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "Invalid refresh token")
+                    .with_detail("the refresh token is unknown, expired or its session has ended")
+            }
+            UsersError::RefreshTokenReused => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "refresh_token_reused", "Refresh token reused")
+                    .with_detail("this refresh token was already used; the session has been ended for safety")
+            }
+            UsersError::InvalidOneTimeToken => {
+                ApiError::invalid_field("token", "invalid_token", "the token is invalid, already used or expired")
+            }
             UsersError::AlreadyVerified => {
                 ApiError::conflict("already_verified", "the email address is already verified")
             }
@@ -80,25 +64,15 @@ struct FieldErrors(Vec<FieldError>);
 
 impl FieldErrors {
     fn push(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            code: code.to_owned(),
-            message: message.into(),
-        });
+        self.0.push(FieldError { field: field.into(), code: code.to_owned(), message: message.into() });
     }
 
     fn check<T>(&mut self, field: &str, result: Result<T, ProfileError>) -> Option<T> {
-        result
-            .map_err(|error| self.push(field, error.code(), error.to_string()))
-            .ok()
+        result.map_err(|error| self.push(field, error.code(), error.to_string())).ok()
     }
 
     fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.0))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }
     }
 }
 
@@ -377,10 +351,7 @@ pub struct Accepted {
 }
 
 fn user_agent(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
+    req.headers().get(actix_web::http::header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
 fn required(value: Option<String>) -> String {
@@ -406,13 +377,8 @@ pub async fn sign_up(
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::default();
     let email = email_field(&mut errors, &required(body.email));
-    let display_name = errors.check(
-        "display_name",
-        DisplayName::parse(&required(body.display_name)),
-    );
-    let local_part = email
-        .as_ref()
-        .and_then(|email| email.as_str().split('@').next().map(str::to_owned));
+    let display_name = errors.check("display_name", DisplayName::parse(&required(body.display_name)));
+    let local_part = email.as_ref().and_then(|email| email.as_str().split('@').next().map(str::to_owned));
     let password = NewPassword::parse(&required(body.password), local_part.as_deref())
         .map_err(|error| errors.push("password", error.code(), error.to_string()))
         .ok();
@@ -421,14 +387,7 @@ pub async fn sign_up(
         return Err(ApiError::internal("validated fields missing"));
     };
     let service = service.into_inner();
-    let account = blocking(move || {
-        service.register(Registration {
-            email,
-            password,
-            display_name,
-        })
-    })
-    .await?;
+    let account = blocking(move || service.register(Registration { email, password, display_name })).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, "/api/v1/users/me"))
         .json(AccountBody::from(account)))
@@ -453,9 +412,7 @@ pub async fn log_in(
     let agent = user_agent(&req);
     let (email, password) = (required(body.email), required(body.password));
     let issued = blocking(move || service.login(&email, &password, agent)).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(TokenBody::from(issued)))
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(TokenBody::from(issued)))
 }
 
 fn no_store() -> (actix_web::http::header::HeaderName, &'static str) {
@@ -478,9 +435,7 @@ pub async fn refresh(
     let service = service.into_inner();
     let token = required(body.refresh_token);
     let issued = blocking(move || service.refresh(&token)).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(TokenBody::from(issued)))
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(TokenBody::from(issued)))
 }
 
 #[utoipa::path(
@@ -542,9 +497,7 @@ pub async fn update_me(
 fn profile_changes(body: ProfilePatch) -> Result<ProfileChanges, ApiError> {
     let mut errors = FieldErrors::default();
     let mut changes = ProfileChanges {
-        display_name: body
-            .display_name
-            .and_then(|name| errors.check("display_name", DisplayName::parse(&name))),
+        display_name: body.display_name.and_then(|name| errors.check("display_name", DisplayName::parse(&name))),
         ..ProfileChanges::default()
     };
     changes.phone = match body.phone {
@@ -555,11 +508,7 @@ fn profile_changes(body: ProfilePatch) -> Result<ProfileChanges, ApiError> {
     };
     if let Some(addresses) = body.addresses {
         if addresses.len() > MAX_ADDRESSES {
-            errors.push(
-                "addresses",
-                "too_many",
-                format!("at most {MAX_ADDRESSES} addresses"),
-            );
+            errors.push("addresses", "too_many", format!("at most {MAX_ADDRESSES} addresses"));
         }
         let mut parsed = Vec::with_capacity(addresses.len());
         for (index, address) in addresses.iter().enumerate() {
@@ -567,11 +516,7 @@ fn profile_changes(body: ProfilePatch) -> Result<ProfileChanges, ApiError> {
                 Ok(address) => parsed.push(address),
                 Err(field_errors) => {
                     for (field, error) in field_errors {
-                        errors.push(
-                            format!("addresses[{index}].{field}"),
-                            error.code(),
-                            error.to_string(),
-                        );
+                        errors.push(format!("addresses[{index}].{field}"), error.code(), error.to_string());
                     }
                 }
             }
@@ -579,14 +524,10 @@ fn profile_changes(body: ProfilePatch) -> Result<ProfileChanges, ApiError> {
         changes.addresses = Some(parsed);
     }
     if let Some(preferences) = body.preferences {
-        changes.language = preferences
-            .language
-            .and_then(|raw| errors.check("preferences.language", Language::parse(&raw)));
+        changes.language =
+            preferences.language.and_then(|raw| errors.check("preferences.language", Language::parse(&raw)));
         changes.currency = preferences.currency.and_then(|raw| {
-            errors.check(
-                "preferences.currency",
-                Currency::parse(raw.trim()).map_err(|_| ProfileError::Currency),
-            )
+            errors.check("preferences.currency", Currency::parse(raw.trim()).map_err(|_| ProfileError::Currency))
         });
         changes.marketing_opt_in = preferences.marketing_opt_in;
     }
@@ -658,10 +599,7 @@ pub async fn my_sessions(
             expires_at: session.expires_at,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(SessionList {
-        items,
-        next_cursor: None,
-    }))
+    Ok(HttpResponse::Ok().json(SessionList { items, next_cursor: None }))
 }
 
 #[utoipa::path(
@@ -700,9 +638,7 @@ pub async fn request_verification(
 ) -> Result<HttpResponse, ApiError> {
     let service = service.into_inner();
     blocking(move || service.request_verification(principal.user_id)).await?;
-    Ok(HttpResponse::Accepted().json(Accepted {
-        status: "verification_sent",
-    }))
+    Ok(HttpResponse::Accepted().json(Accepted { status: "verification_sent" }))
 }
 
 #[utoipa::path(
@@ -744,9 +680,7 @@ pub async fn request_password_reset(
             tracing::error!(error = %error, "password reset request failed");
         }
     });
-    Ok(HttpResponse::Accepted().json(Accepted {
-        status: "reset_requested",
-    }))
+    Ok(HttpResponse::Accepted().json(Accepted { status: "reset_requested" }))
 }
 
 #[utoipa::path(
@@ -788,16 +722,15 @@ pub async fn admin_list_users(
     let query = query.into_inner();
     let limit = cursor::limit(query.limit)?;
     let after = match &query.cursor {
-        Some(text) => Some(UserId::parse(&cursor::decode(text)?).map_err(|_| {
-            ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
-        })?),
+        Some(text) => Some(
+            UserId::parse(&cursor::decode(text)?)
+                .map_err(|_| ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued"))?,
+        ),
         None => None,
     };
     let email = query.email.filter(|email| !email.trim().is_empty());
     let service = service.into_inner();
-    let page =
-        blocking(move || service.list_accounts(email.as_deref().map(str::trim), after, limit))
-            .await?;
+    let page = blocking(move || service.list_accounts(email.as_deref().map(str::trim), after, limit)).await?;
     Ok(HttpResponse::Ok().json(AccountList {
         items: page.items.into_iter().map(AccountBody::from).collect(),
         next_cursor: page.next_after.map(|id| cursor::encode(&id.to_string())),
@@ -861,28 +794,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/api/v1/users/me/password").route(web::post().to(change_password)))
         .service(web::resource("/api/v1/users/me/sessions").route(web::get().to(my_sessions)))
-        .service(
-            web::resource("/api/v1/users/me/sessions/{id}").route(web::delete().to(end_my_session)),
-        )
-        .service(
-            web::resource("/api/v1/users/me/verification")
-                .route(web::post().to(request_verification)),
-        )
+        .service(web::resource("/api/v1/users/me/sessions/{id}").route(web::delete().to(end_my_session)))
+        .service(web::resource("/api/v1/users/me/verification").route(web::post().to(request_verification)))
         .service(web::resource("/api/v1/users/verify").route(web::post().to(verify_email)))
         .service(web::resource("/api/v1/sessions").route(web::post().to(log_in)))
         .service(web::resource("/api/v1/sessions/refresh").route(web::post().to(refresh)))
         .service(web::resource("/api/v1/sessions/current").route(web::delete().to(log_out)))
-        .service(
-            web::resource("/api/v1/password-resets").route(web::post().to(request_password_reset)),
-        )
-        .service(
-            web::resource("/api/v1/password-resets/confirm")
-                .route(web::post().to(confirm_password_reset)),
-        )
+        .service(web::resource("/api/v1/password-resets").route(web::post().to(request_password_reset)))
+        .service(web::resource("/api/v1/password-resets/confirm").route(web::post().to(confirm_password_reset)))
         .service(web::resource("/api/v1/admin/users").route(web::get().to(admin_list_users)))
-        .service(
-            web::resource("/api/v1/admin/users/{id}").route(web::patch().to(admin_update_user)),
-        );
+        .service(web::resource("/api/v1/admin/users/{id}").route(web::patch().to(admin_update_user)));
 }
 
 /// The users context's part of the OpenAPI document.

@@ -24,8 +24,7 @@ pub use service::{UsersError, UsersService, UsersSettings};
 pub const CONTEXT: &str = "users";
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/users/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations =
-    embed_migrations!("../../migrations/users/postgres");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/users/postgres");
 
 /// Applies the context's pending migrations on whichever backend `conn` is.
 pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {

@@ -57,10 +57,7 @@ impl PasswordHasher {
     /// account's) never matches.
     pub fn verify(&self, password: &str, stored: &str) -> bool {
         match PasswordHash::new(stored) {
-            Ok(parsed) => self
-                .argon
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => self.argon.verify_password(password.as_bytes(), &parsed).is_ok(),
             Err(_) => {
                 self.waste_time(password);
                 false

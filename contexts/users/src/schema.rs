@@ -66,10 +66,4 @@ diesel::table! {
 diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(one_time_tokens -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(
-    accounts,
-    sessions,
-    refresh_tokens,
-    one_time_tokens,
-    login_failures
-);
+diesel::allow_tables_to_appear_in_same_query!(accounts, sessions, refresh_tokens, one_time_tokens, login_failures);

@@ -1,13 +1,10 @@
 //! The users context's use cases. Synchronous: they do database work and
 //! password hashing, and the HTTP edge runs them on the blocking pool.
 
-use crate::domain::{
-    Account, Address, DisplayName, Email, Language, NewPassword, Phone, roles_to_text,
-};
+use crate::domain::{Account, Address, DisplayName, Email, Language, NewPassword, Phone, roles_to_text};
 use crate::passwords::PasswordHasher;
 use crate::store::{
-    self, AccountRow, OneTimeTokenRow, RefreshTokenRow, SessionRow, StoreError, from_db_time,
-    to_db_time,
+    self, AccountRow, OneTimeTokenRow, RefreshTokenRow, SessionRow, StoreError, from_db_time, to_db_time,
 };
 use crate::tokens::{TokenError, TokenIssuer, hash_secret, new_secret};
 use chrono::{DateTime, Duration, Utc};
@@ -18,9 +15,7 @@ use kernel::http::FieldError;
 use kernel::mail::{MailMessage, Mailer};
 use kernel::{Clock, Currency, SessionId, UserId};
 use std::sync::Arc;
-use users_api::events::{
-    DeactivationReason, UserDeactivated, UserErased, UserProfileUpdated, UserRegistered,
-};
+use users_api::events::{DeactivationReason, UserDeactivated, UserErased, UserProfileUpdated, UserRegistered};
 
 /// Policy knobs of the users context, with production defaults.
 #[derive(Debug, Clone)]
@@ -186,23 +181,8 @@ pub struct UsersService {
 
 impl UsersService {
     pub fn new(ports: UsersPorts, settings: UsersSettings) -> Self {
-        let UsersPorts {
-            db,
-            clock,
-            hasher,
-            tokens,
-            mailer,
-            outbox,
-        } = ports;
-        Self {
-            db,
-            clock,
-            hasher,
-            tokens,
-            mailer,
-            outbox,
-            settings,
-        }
+        let UsersPorts { db, clock, hasher, tokens, mailer, outbox } = ports;
+        Self { db, clock, hasher, tokens, mailer, outbox, settings }
     }
 
     pub fn database(&self) -> &ContextDatabase {
@@ -220,15 +200,8 @@ impl UsersService {
     }
 
     /// Creates an account with the given roles (the CLI's `admin create`).
-    pub fn create_account(
-        &self,
-        registration: Registration,
-        roles: &[Role],
-    ) -> Result<Account, UsersError> {
-        let hash = self
-            .hasher
-            .hash(registration.password.expose())
-            .map_err(|e| UsersError::Internal(e.to_string()))?;
+    pub fn create_account(&self, registration: Registration, roles: &[Role]) -> Result<Account, UsersError> {
+        let hash = self.hasher.hash(registration.password.expose()).map_err(|e| UsersError::Internal(e.to_string()))?;
         let now = to_db_time(self.clock.now());
         let row = AccountRow {
             id: UserId::new().to_string(),
@@ -272,11 +245,7 @@ impl UsersService {
         Ok(row.to_account()?)
     }
 
-    pub fn update_profile(
-        &self,
-        id: UserId,
-        changes: ProfileChanges,
-    ) -> Result<Account, UsersError> {
+    pub fn update_profile(&self, id: UserId, changes: ProfileChanges) -> Result<Account, UsersError> {
         let now = to_db_time(self.clock.now());
         let mut conn = self.conn()?;
         self.outbox.transaction(&mut conn, |conn| {
@@ -288,8 +257,7 @@ impl UsersService {
                 row.phone = phone.map(|phone| phone.as_str().to_owned());
             }
             if let Some(addresses) = changes.addresses {
-                row.addresses = serde_json::to_string(&addresses)
-                    .map_err(|e| UsersError::Internal(e.to_string()))?;
+                row.addresses = serde_json::to_string(&addresses).map_err(|e| UsersError::Internal(e.to_string()))?;
             }
             if let Some(language) = changes.language {
                 row.language = language.as_str().to_owned();
@@ -338,13 +306,7 @@ impl UsersService {
             store::save_account(conn, &row)?;
             store::revoke_sessions_of(conn, id, None, "account_erased", now)?;
             store::void_tokens_of(conn, id, None, now)?;
-            self.outbox.record(
-                conn,
-                &UserDeactivated {
-                    user_id: id,
-                    reason: DeactivationReason::Erased,
-                },
-            )?;
+            self.outbox.record(conn, &UserDeactivated { user_id: id, reason: DeactivationReason::Erased })?;
             self.outbox.record(conn, &UserErased { user_id: id })?;
             Ok::<_, UsersError>(())
         })?;
@@ -354,12 +316,7 @@ impl UsersService {
 
     // ----- sessions -----
 
-    pub fn login(
-        &self,
-        email: &str,
-        password: &str,
-        user_agent: Option<String>,
-    ) -> Result<IssuedTokens, UsersError> {
+    pub fn login(&self, email: &str, password: &str, user_agent: Option<String>) -> Result<IssuedTokens, UsersError> {
         let Ok(email) = Email::parse(email) else {
             self.hasher.waste_time(password);
             return Err(UsersError::InvalidCredentials);
@@ -371,15 +328,11 @@ impl UsersService {
         // parallel guesses cannot slip past the threshold; a success removes it.
         write_transaction(&mut conn, |conn| {
             store::lock_login_attempts(conn, email.as_str())?;
-            let failures =
-                store::recent_failures(conn, email.as_str(), now - self.settings.lockout_window)?;
+            let failures = store::recent_failures(conn, email.as_str(), now - self.settings.lockout_window)?;
             if failures.len() >= self.settings.lockout_threshold {
-                let unlocks_at =
-                    failures[self.settings.lockout_threshold - 1] + self.settings.lockout_window;
+                let unlocks_at = failures[self.settings.lockout_threshold - 1] + self.settings.lockout_window;
                 let wait = (unlocks_at - now).num_milliseconds().max(0);
-                return Err(UsersError::LockedOut {
-                    retry_after_seconds: (wait as u64).div_ceil(1000).max(1),
-                });
+                return Err(UsersError::LockedOut { retry_after_seconds: (wait as u64).div_ceil(1000).max(1) });
             }
             store::insert_failure(conn, &attempt_id, email.as_str(), now)?;
             Ok(())
@@ -397,8 +350,7 @@ impl UsersService {
             tracing::info!("login failed");
             return Err(UsersError::InvalidCredentials);
         };
-        let user_id = UserId::parse(&account.id)
-            .map_err(|_| UsersError::Internal("stored account id".into()))?;
+        let user_id = UserId::parse(&account.id).map_err(|_| UsersError::Internal("stored account id".into()))?;
         let issued = write_transaction(&mut conn, |conn| {
             store::clear_failures(conn, email.as_str())?;
             self.open_session(conn, user_id, user_agent, now)
@@ -448,10 +400,8 @@ impl UsersService {
                 superseded_at: None,
             },
         )?;
-        let access_token = self
-            .tokens
-            .issue_access(user_id, session_id, now)
-            .map_err(|e| UsersError::Internal(e.to_string()))?;
+        let access_token =
+            self.tokens.issue_access(user_id, session_id, now).map_err(|e| UsersError::Internal(e.to_string()))?;
         Ok(IssuedTokens {
             access_token,
             expires_in: self.tokens.access_ttl().num_seconds(),
@@ -472,16 +422,15 @@ impl UsersService {
         let token_hash = hash_secret(refresh_token);
         let mut conn = self.conn()?;
         let outcome = write_transaction(&mut conn, |conn| {
-            let token = store::find_refresh_token(conn, &token_hash)?
-                .ok_or(UsersError::InvalidRefreshToken)?;
-            let session_id = SessionId::parse(&token.session_id)
-                .map_err(|_| UsersError::Internal("stored session id".into()))?;
+            let token = store::find_refresh_token(conn, &token_hash)?.ok_or(UsersError::InvalidRefreshToken)?;
+            let session_id =
+                SessionId::parse(&token.session_id).map_err(|_| UsersError::Internal("stored session id".into()))?;
             if token.superseded_at.is_some() {
                 store::revoke_session(conn, session_id, "refresh_token_reuse", now)?;
                 return Ok(Outcome::Reused(session_id));
             }
-            let (session, account) = store::find_session_with_account(conn, session_id)?
-                .ok_or(UsersError::InvalidRefreshToken)?;
+            let (session, account) =
+                store::find_session_with_account(conn, session_id)?.ok_or(UsersError::InvalidRefreshToken)?;
             if !session.is_live(now) || !account.active {
                 return Err(UsersError::InvalidRefreshToken);
             }
@@ -491,11 +440,8 @@ impl UsersService {
                 return Ok(Outcome::Reused(session_id));
             }
             store::extend_session(conn, &session.id, now, now + self.settings.session_ttl)?;
-            let user_id = UserId::parse(&account.id)
-                .map_err(|_| UsersError::Internal("stored account id".into()))?;
-            Ok(Outcome::Rotated(
-                self.issue_pair(conn, user_id, session_id, now)?,
-            ))
+            let user_id = UserId::parse(&account.id).map_err(|_| UsersError::Internal("stored account id".into()))?;
+            Ok(Outcome::Rotated(self.issue_pair(conn, user_id, session_id, now)?))
         })?;
         match outcome {
             Outcome::Rotated(issued) => Ok(issued),
@@ -510,28 +456,18 @@ impl UsersService {
     /// that its session is live and its account active, with current roles.
     pub fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let now = self.clock.now();
-        let (user_id, session_id) =
-            self.tokens
-                .verify_access(access_token, now)
-                .map_err(|error| match error {
-                    TokenError::Expired => AuthError::Expired,
-                    TokenError::Invalid => AuthError::InvalidToken,
-                })?;
-        let mut conn = self
-            .db
-            .conn()
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let (user_id, session_id) = self.tokens.verify_access(access_token, now).map_err(|error| match error {
+            TokenError::Expired => AuthError::Expired,
+            TokenError::Invalid => AuthError::InvalidToken,
+        })?;
+        let mut conn = self.db.conn().map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let (session, account) = store::find_session_with_account(&mut conn, session_id)
             .map_err(|e| AuthError::Unavailable(e.to_string()))?
             .ok_or(AuthError::SessionEnded)?;
         if !session.is_live(now) || !account.active || account.id != user_id.to_string() {
             return Err(AuthError::SessionEnded);
         }
-        Ok(Principal {
-            user_id,
-            session_id,
-            roles: crate::domain::roles_from_text(&account.roles),
-        })
+        Ok(Principal { user_id, session_id, roles: crate::domain::roles_from_text(&account.roles) })
     }
 
     pub fn logout(&self, session_id: SessionId) -> Result<(), UsersError> {
@@ -546,8 +482,7 @@ impl UsersService {
             .into_iter()
             .map(|row| {
                 Ok(SessionView {
-                    id: SessionId::parse(&row.id)
-                        .map_err(|_| UsersError::Internal("stored session id".into()))?,
+                    id: SessionId::parse(&row.id).map_err(|_| UsersError::Internal("stored session id".into()))?,
                     user_agent: row.user_agent,
                     created_at: from_db_time(row.created_at),
                     last_refreshed_at: from_db_time(row.last_refreshed_at),
@@ -561,16 +496,12 @@ impl UsersService {
     pub fn end_session(&self, user_id: UserId, session_id: SessionId) -> Result<(), UsersError> {
         let now = self.clock.now();
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
-            match store::find_session(conn, session_id)? {
-                Some(session)
-                    if session.account_id == user_id.to_string() && session.is_live(now) =>
-                {
-                    store::revoke_session(conn, session_id, "ended_by_user", now)?;
-                    Ok(())
-                }
-                _ => Err(UsersError::NotFound("session")),
+        write_transaction(&mut conn, |conn| match store::find_session(conn, session_id)? {
+            Some(session) if session.account_id == user_id.to_string() && session.is_live(now) => {
+                store::revoke_session(conn, session_id, "ended_by_user", now)?;
+                Ok(())
             }
+            _ => Err(UsersError::NotFound("session")),
         })
     }
 
@@ -578,41 +509,21 @@ impl UsersService {
 
     /// Changes the password after checking the current one, and ends every
     /// other session.
-    pub fn change_password(
-        &self,
-        principal: &Principal,
-        current: &str,
-        new_password: &str,
-    ) -> Result<(), UsersError> {
+    pub fn change_password(&self, principal: &Principal, current: &str, new_password: &str) -> Result<(), UsersError> {
         let mut conn = self.conn()?;
-        let row = store::find_account(&mut conn, principal.user_id)?
-            .ok_or(UsersError::NotFound("account"))?;
+        let row = store::find_account(&mut conn, principal.user_id)?.ok_or(UsersError::NotFound("account"))?;
         if !self.hasher.verify(current, &row.password_hash) {
-            return Err(UsersError::field(
-                "current_password",
-                "incorrect",
-                "the current password is not correct",
-            ));
+            return Err(UsersError::field("current_password", "incorrect", "the current password is not correct"));
         }
         let new_password = parse_new_password(new_password, &row.email, "new_password")?;
-        let hash = self
-            .hasher
-            .hash(new_password.expose())
-            .map_err(|e| UsersError::Internal(e.to_string()))?;
+        let hash = self.hasher.hash(new_password.expose()).map_err(|e| UsersError::Internal(e.to_string()))?;
         let now = self.clock.now();
         write_transaction(&mut conn, |conn| {
-            let mut row = store::find_account(conn, principal.user_id)?
-                .ok_or(UsersError::NotFound("account"))?;
+            let mut row = store::find_account(conn, principal.user_id)?.ok_or(UsersError::NotFound("account"))?;
             row.password_hash = hash;
             row.updated_at = to_db_time(now);
             store::save_account(conn, &row)?;
-            store::revoke_sessions_of(
-                conn,
-                principal.user_id,
-                Some(principal.session_id),
-                "password_changed",
-                now,
-            )?;
+            store::revoke_sessions_of(conn, principal.user_id, Some(principal.session_id), "password_changed", now)?;
             store::void_tokens_of(conn, principal.user_id, Some(PURPOSE_RESET), now)?;
             Ok::<_, UsersError>(())
         })?;
@@ -627,19 +538,12 @@ impl UsersService {
             return Ok(());
         };
         let mut conn = self.conn()?;
-        let Some(row) = store::find_account_by_email(&mut conn, &email)?.filter(|row| row.active)
-        else {
+        let Some(row) = store::find_account_by_email(&mut conn, &email)?.filter(|row| row.active) else {
             return Ok(());
         };
-        let user_id =
-            UserId::parse(&row.id).map_err(|_| UsersError::Internal("stored account id".into()))?;
-        let token = self.store_one_time_token(
-            &mut conn,
-            user_id,
-            &email,
-            PURPOSE_RESET,
-            self.settings.password_reset_ttl,
-        )?;
+        let user_id = UserId::parse(&row.id).map_err(|_| UsersError::Internal("stored account id".into()))?;
+        let token =
+            self.store_one_time_token(&mut conn, user_id, &email, PURPOSE_RESET, self.settings.password_reset_ttl)?;
         self.send_mail(MailMessage {
             to: email.as_str().to_owned(),
             subject: "Reset your Tienda password".to_owned(),
@@ -655,29 +559,21 @@ impl UsersService {
     }
 
     /// Sets a new password from a mailed token and ends every session.
-    pub fn confirm_password_reset(
-        &self,
-        token: &str,
-        new_password: &str,
-    ) -> Result<(), UsersError> {
+    pub fn confirm_password_reset(&self, token: &str, new_password: &str) -> Result<(), UsersError> {
         let now = self.clock.now();
         let token_hash = hash_secret(token);
         let mut conn = self.conn()?;
         let stored = store::find_usable_token(&mut conn, &token_hash, PURPOSE_RESET, now)?
             .ok_or(UsersError::InvalidOneTimeToken)?;
-        let user_id = UserId::parse(&stored.account_id)
-            .map_err(|_| UsersError::Internal("stored account id".into()))?;
+        let user_id =
+            UserId::parse(&stored.account_id).map_err(|_| UsersError::Internal("stored account id".into()))?;
         let new_password = parse_new_password(new_password, &stored.email, "new_password")?;
-        let hash = self
-            .hasher
-            .hash(new_password.expose())
-            .map_err(|e| UsersError::Internal(e.to_string()))?;
+        let hash = self.hasher.hash(new_password.expose()).map_err(|e| UsersError::Internal(e.to_string()))?;
         write_transaction(&mut conn, |conn| {
             if !store::use_token(conn, &token_hash, now)? {
                 return Err(UsersError::InvalidOneTimeToken);
             }
-            let mut row =
-                store::find_account(conn, user_id)?.ok_or(UsersError::InvalidOneTimeToken)?;
+            let mut row = store::find_account(conn, user_id)?.ok_or(UsersError::InvalidOneTimeToken)?;
             if !row.active || row.email != stored.email {
                 return Err(UsersError::InvalidOneTimeToken);
             }
@@ -698,19 +594,13 @@ impl UsersService {
 
     pub fn request_verification(&self, user_id: UserId) -> Result<(), UsersError> {
         let mut conn = self.conn()?;
-        let row =
-            store::find_account(&mut conn, user_id)?.ok_or(UsersError::NotFound("account"))?;
+        let row = store::find_account(&mut conn, user_id)?.ok_or(UsersError::NotFound("account"))?;
         if row.email_verified_at.is_some() {
             return Err(UsersError::AlreadyVerified);
         }
         let email = Email::from_trusted(row.email.clone());
-        let token = self.store_one_time_token(
-            &mut conn,
-            user_id,
-            &email,
-            PURPOSE_VERIFY,
-            self.settings.verification_ttl,
-        )?;
+        let token =
+            self.store_one_time_token(&mut conn, user_id, &email, PURPOSE_VERIFY, self.settings.verification_ttl)?;
         self.send_mail(MailMessage {
             to: row.email,
             subject: "Confirm your email address".to_owned(),
@@ -731,14 +621,10 @@ impl UsersService {
         write_transaction(&mut conn, |conn| {
             let stored = store::find_usable_token(conn, &token_hash, PURPOSE_VERIFY, now)?
                 .ok_or(UsersError::InvalidOneTimeToken)?;
-            let user_id = UserId::parse(&stored.account_id)
-                .map_err(|_| UsersError::Internal("stored account id".into()))?;
-            let mut row =
-                store::find_account(conn, user_id)?.ok_or(UsersError::InvalidOneTimeToken)?;
-            if row.email != stored.email
-                || !row.active
-                || !store::use_token(conn, &token_hash, now)?
-            {
+            let user_id =
+                UserId::parse(&stored.account_id).map_err(|_| UsersError::Internal("stored account id".into()))?;
+            let mut row = store::find_account(conn, user_id)?.ok_or(UsersError::InvalidOneTimeToken)?;
+            if row.email != stored.email || !row.active || !store::use_token(conn, &token_hash, now)? {
                 return Err(UsersError::InvalidOneTimeToken);
             }
             row.email_verified_at = Some(to_db_time(now));
@@ -798,15 +684,8 @@ impl UsersService {
         let mut rows = store::list_accounts(&mut conn, email_contains, after, limit as i64 + 1)?;
         let has_more = rows.len() > limit;
         rows.truncate(limit);
-        let items = rows
-            .iter()
-            .map(AccountRow::to_account)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_after = if has_more {
-            items.last().map(|account| account.id)
-        } else {
-            None
-        };
+        let items = rows.iter().map(AccountRow::to_account).collect::<Result<Vec<_>, _>>()?;
+        let next_after = if has_more { items.last().map(|account| account.id) } else { None };
         Ok(AccountPage { items, next_after })
     }
 
@@ -819,9 +698,7 @@ impl UsersService {
         active: Option<bool>,
     ) -> Result<Account, UsersError> {
         if actor.user_id == id {
-            let demotes = roles
-                .as_ref()
-                .is_some_and(|roles| !roles.contains(&Role::Admin));
+            let demotes = roles.as_ref().is_some_and(|roles| !roles.contains(&Role::Admin));
             if demotes || active == Some(false) {
                 return Err(UsersError::Conflict(
                     "cannot_change_own_admin",
@@ -834,10 +711,7 @@ impl UsersService {
         self.outbox.transaction(&mut conn, |conn| {
             let mut row = store::find_account(conn, id)?.ok_or(UsersError::NotFound("account"))?;
             if row.erased_at.is_some() && active == Some(true) {
-                return Err(UsersError::Conflict(
-                    "account_erased",
-                    "an erased account cannot be reactivated",
-                ));
+                return Err(UsersError::Conflict("account_erased", "an erased account cannot be reactivated"));
             }
             if let Some(roles) = &roles {
                 row.roles = roles_to_text(roles);
@@ -845,13 +719,8 @@ impl UsersService {
             if let Some(active) = active {
                 if row.active && !active {
                     store::revoke_sessions_of(conn, id, None, "deactivated", now)?;
-                    self.outbox.record(
-                        conn,
-                        &UserDeactivated {
-                            user_id: id,
-                            reason: DeactivationReason::Administrator,
-                        },
-                    )?;
+                    self.outbox
+                        .record(conn, &UserDeactivated { user_id: id, reason: DeactivationReason::Administrator })?;
                 }
                 row.active = active;
             }
@@ -865,6 +734,5 @@ impl UsersService {
 /// Checks a new password against the policy, reporting under `field`.
 fn parse_new_password(raw: &str, email: &str, field: &str) -> Result<NewPassword, UsersError> {
     let local_part = email.split('@').next();
-    NewPassword::parse(raw, local_part)
-        .map_err(|error| UsersError::field(field, error.code(), error.to_string()))
+    NewPassword::parse(raw, local_part).map_err(|error| UsersError::field(field, error.code(), error.to_string()))
 }

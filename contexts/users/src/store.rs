@@ -54,8 +54,7 @@ pub enum StoreError {
 impl AccountRow {
     pub fn to_account(&self) -> Result<Account, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("account {}: {what}", self.id));
-        let addresses: Vec<Address> =
-            serde_json::from_str(&self.addresses).map_err(|_| corrupt("addresses"))?;
+        let addresses: Vec<Address> = serde_json::from_str(&self.addresses).map_err(|_| corrupt("addresses"))?;
         Ok(Account {
             id: UserId::parse(&self.id).map_err(|_| corrupt("id"))?,
             email: Email::from_trusted(self.email.clone()),
@@ -78,30 +77,18 @@ impl AccountRow {
 }
 
 pub fn insert_account(conn: &mut DbConn, row: &AccountRow) -> Result<(), StoreError> {
-    diesel::insert_into(accounts::table)
-        .values(row)
-        .execute(conn)
-        .map_err(|error| match error {
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                StoreError::EmailTaken
-            }
-            other => StoreError::Database(other),
-        })?;
+    diesel::insert_into(accounts::table).values(row).execute(conn).map_err(|error| match error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::EmailTaken,
+        other => StoreError::Database(other),
+    })?;
     Ok(())
 }
 
 pub fn find_account(conn: &mut DbConn, id: UserId) -> Result<Option<AccountRow>, StoreError> {
-    Ok(accounts::table
-        .find(id.to_string())
-        .select(AccountRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(accounts::table.find(id.to_string()).select(AccountRow::as_select()).first(conn).optional()?)
 }
 
-pub fn find_account_by_email(
-    conn: &mut DbConn,
-    email: &Email,
-) -> Result<Option<AccountRow>, StoreError> {
+pub fn find_account_by_email(conn: &mut DbConn, email: &Email) -> Result<Option<AccountRow>, StoreError> {
     Ok(accounts::table
         .filter(accounts::email.eq(email.as_str()))
         .select(AccountRow::as_select())
@@ -111,15 +98,10 @@ pub fn find_account_by_email(
 
 /// Writes every column of the row back (the use case changed it in memory).
 pub fn save_account(conn: &mut DbConn, row: &AccountRow) -> Result<(), StoreError> {
-    diesel::update(accounts::table.find(&row.id))
-        .set(row)
-        .execute(conn)
-        .map_err(|error| match error {
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                StoreError::EmailTaken
-            }
-            other => StoreError::Database(other),
-        })?;
+    diesel::update(accounts::table.find(&row.id)).set(row).execute(conn).map_err(|error| match error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::EmailTaken,
+        other => StoreError::Database(other),
+    })?;
     Ok(())
 }
 
@@ -131,17 +113,9 @@ pub fn list_accounts(
     after: Option<UserId>,
     limit: i64,
 ) -> Result<Vec<AccountRow>, StoreError> {
-    let mut query = accounts::table
-        .select(AccountRow::as_select())
-        .order(accounts::id.asc())
-        .limit(limit)
-        .into_boxed();
+    let mut query = accounts::table.select(AccountRow::as_select()).order(accounts::id.asc()).limit(limit).into_boxed();
     if let Some(fragment) = email_contains {
-        let escaped = fragment
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = fragment.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         query = query.filter(accounts::email.like(format!("%{escaped}%")).escape('\\'));
     }
     if let Some(after) = after {
@@ -171,9 +145,7 @@ impl SessionRow {
 }
 
 pub fn insert_session(conn: &mut DbConn, row: &SessionRow) -> Result<(), StoreError> {
-    diesel::insert_into(sessions::table)
-        .values(row)
-        .execute(conn)?;
+    diesel::insert_into(sessions::table).values(row).execute(conn)?;
     Ok(())
 }
 
@@ -190,22 +162,11 @@ pub fn find_session_with_account(
         .optional()?)
 }
 
-pub fn find_session(
-    conn: &mut DbConn,
-    session: SessionId,
-) -> Result<Option<SessionRow>, StoreError> {
-    Ok(sessions::table
-        .find(session.to_string())
-        .select(SessionRow::as_select())
-        .first(conn)
-        .optional()?)
+pub fn find_session(conn: &mut DbConn, session: SessionId) -> Result<Option<SessionRow>, StoreError> {
+    Ok(sessions::table.find(session.to_string()).select(SessionRow::as_select()).first(conn).optional()?)
 }
 
-pub fn live_sessions_of(
-    conn: &mut DbConn,
-    account: UserId,
-    now: DateTime<Utc>,
-) -> Result<Vec<SessionRow>, StoreError> {
+pub fn live_sessions_of(conn: &mut DbConn, account: UserId, now: DateTime<Utc>) -> Result<Vec<SessionRow>, StoreError> {
     Ok(sessions::table
         .filter(sessions::account_id.eq(account.to_string()))
         .filter(sessions::revoked_at.is_null())
@@ -223,14 +184,9 @@ pub fn revoke_session(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let changed = diesel::update(
-        sessions::table
-            .filter(sessions::id.eq(session.to_string()))
-            .filter(sessions::revoked_at.is_null()),
+        sessions::table.filter(sessions::id.eq(session.to_string())).filter(sessions::revoked_at.is_null()),
     )
-    .set((
-        sessions::revoked_at.eq(to_db_time(now)),
-        sessions::revoked_reason.eq(reason),
-    ))
+    .set((sessions::revoked_at.eq(to_db_time(now)), sessions::revoked_reason.eq(reason)))
     .execute(conn)?;
     Ok(changed > 0)
 }
@@ -250,10 +206,7 @@ pub fn revoke_sessions_of(
             .filter(sessions::revoked_at.is_null())
             .filter(sessions::id.ne(keep)),
     )
-    .set((
-        sessions::revoked_at.eq(to_db_time(now)),
-        sessions::revoked_reason.eq(reason),
-    ))
+    .set((sessions::revoked_at.eq(to_db_time(now)), sessions::revoked_reason.eq(reason)))
     .execute(conn)?)
 }
 
@@ -264,10 +217,7 @@ pub fn extend_session(
     expires: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     diesel::update(sessions::table.find(session))
-        .set((
-            sessions::last_refreshed_at.eq(to_db_time(now)),
-            sessions::expires_at.eq(to_db_time(expires)),
-        ))
+        .set((sessions::last_refreshed_at.eq(to_db_time(now)), sessions::expires_at.eq(to_db_time(expires))))
         .execute(conn)?;
     Ok(())
 }
@@ -283,29 +233,16 @@ pub struct RefreshTokenRow {
 }
 
 pub fn insert_refresh_token(conn: &mut DbConn, row: &RefreshTokenRow) -> Result<(), StoreError> {
-    diesel::insert_into(refresh_tokens::table)
-        .values(row)
-        .execute(conn)?;
+    diesel::insert_into(refresh_tokens::table).values(row).execute(conn)?;
     Ok(())
 }
 
-pub fn find_refresh_token(
-    conn: &mut DbConn,
-    token_hash: &str,
-) -> Result<Option<RefreshTokenRow>, StoreError> {
-    Ok(refresh_tokens::table
-        .find(token_hash)
-        .select(RefreshTokenRow::as_select())
-        .first(conn)
-        .optional()?)
+pub fn find_refresh_token(conn: &mut DbConn, token_hash: &str) -> Result<Option<RefreshTokenRow>, StoreError> {
+    Ok(refresh_tokens::table.find(token_hash).select(RefreshTokenRow::as_select()).first(conn).optional()?)
 }
 
 /// Marks a token superseded if it is not yet; returns whether this call did.
-pub fn supersede_refresh_token(
-    conn: &mut DbConn,
-    token_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+pub fn supersede_refresh_token(conn: &mut DbConn, token_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let changed = diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(token_hash))
@@ -330,9 +267,7 @@ pub struct OneTimeTokenRow {
 }
 
 pub fn insert_one_time_token(conn: &mut DbConn, row: &OneTimeTokenRow) -> Result<(), StoreError> {
-    diesel::insert_into(one_time_tokens::table)
-        .values(row)
-        .execute(conn)?;
+    diesel::insert_into(one_time_tokens::table).values(row).execute(conn)?;
     Ok(())
 }
 
@@ -354,11 +289,7 @@ pub fn find_usable_token(
 }
 
 /// Uses a token up; false if it was already used (a concurrent request won).
-pub fn use_token(
-    conn: &mut DbConn,
-    token_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+pub fn use_token(conn: &mut DbConn, token_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let changed = diesel::update(
         one_time_tokens::table
             .filter(one_time_tokens::token_hash.eq(token_hash))
@@ -383,18 +314,12 @@ pub fn void_tokens_of(
     if let Some(purpose) = purpose {
         query = query.filter(one_time_tokens::purpose.eq(purpose.to_owned()));
     }
-    query
-        .set(one_time_tokens::used_at.eq(to_db_time(now)))
-        .execute(conn)?;
+    query.set(one_time_tokens::used_at.eq(to_db_time(now))).execute(conn)?;
     Ok(())
 }
 
 /// Times of the failures for `email` since `since`, newest first.
-pub fn recent_failures(
-    conn: &mut DbConn,
-    email: &str,
-    since: DateTime<Utc>,
-) -> Result<Vec<DateTime<Utc>>, StoreError> {
+pub fn recent_failures(conn: &mut DbConn, email: &str, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, StoreError> {
     let times: Vec<NaiveDateTime> = login_failures::table
         .filter(login_failures::email.eq(email))
         .filter(login_failures::failed_at.gt(to_db_time(since)))
@@ -404,12 +329,7 @@ pub fn recent_failures(
     Ok(times.into_iter().map(from_db_time).collect())
 }
 
-pub fn insert_failure(
-    conn: &mut DbConn,
-    id: &str,
-    email: &str,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+pub fn insert_failure(conn: &mut DbConn, id: &str, email: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
     diesel::insert_into(login_failures::table)
         .values((
             login_failures::id.eq(id),
@@ -427,10 +347,7 @@ pub fn clear_failures(conn: &mut DbConn, email: &str) -> Result<(), StoreError> 
 
 /// Deletes failure records older than `before` (housekeeping).
 pub fn prune_failures(conn: &mut DbConn, before: DateTime<Utc>) -> Result<usize, StoreError> {
-    Ok(diesel::delete(
-        login_failures::table.filter(login_failures::failed_at.lt(to_db_time(before))),
-    )
-    .execute(conn)?)
+    Ok(diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(to_db_time(before)))).execute(conn)?)
 }
 
 /// Serialises concurrent login attempts for one email on PostgreSQL, so the

@@ -40,9 +40,7 @@ pub const MIN_KEY_BYTES: usize = 32;
 
 impl SigningKey {
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| KeyError::NotBase64)?;
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| KeyError::NotBase64)?;
         if bytes.len() < MIN_KEY_BYTES {
             return Err(KeyError::TooShort);
         }
@@ -58,10 +56,7 @@ impl SigningKey {
     /// Reads the key kept in `path`, or generates one and writes it there
     /// readable by the owner only.
     pub fn load_or_create(path: &Path) -> Result<Self, KeyError> {
-        let file_error = |source| KeyError::File {
-            path: path.display().to_string(),
-            source,
-        };
+        let file_error = |source| KeyError::File { path: path.display().to_string(), source };
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_base64(&text),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -122,23 +117,14 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     pub fn new(key: &SigningKey, access_ttl: Duration) -> Self {
-        Self {
-            encoding: EncodingKey::from_secret(&key.0),
-            decoding: DecodingKey::from_secret(&key.0),
-            access_ttl,
-        }
+        Self { encoding: EncodingKey::from_secret(&key.0), decoding: DecodingKey::from_secret(&key.0), access_ttl }
     }
 
     pub fn access_ttl(&self) -> Duration {
         self.access_ttl
     }
 
-    pub fn issue_access(
-        &self,
-        user: UserId,
-        session: SessionId,
-        now: DateTime<Utc>,
-    ) -> Result<String, TokenError> {
+    pub fn issue_access(&self, user: UserId, session: SessionId, now: DateTime<Utc>) -> Result<String, TokenError> {
         let claims = AccessClaims {
             iss: ISSUER.to_owned(),
             sub: user.to_string(),
@@ -146,16 +132,11 @@ impl TokenIssuer {
             iat: now.timestamp(),
             exp: (now + self.access_ttl).timestamp(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|_| TokenError::Invalid)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| TokenError::Invalid)
     }
 
     /// Checks signature, issuer and expiry (against our clock, not the host's).
-    pub fn verify_access(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(UserId, SessionId), TokenError> {
+    pub fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<(UserId, SessionId), TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
@@ -199,26 +180,15 @@ mod tests {
         let (user, session) = (UserId::new(), SessionId::new());
         let token = issuer.issue_access(user, session, now).expect("issued");
         assert_eq!(issuer.verify_access(&token, now), Ok((user, session)));
-        assert_eq!(
-            issuer.verify_access(&token, now + Duration::minutes(16)),
-            Err(TokenError::Expired)
-        );
+        assert_eq!(issuer.verify_access(&token, now + Duration::minutes(16)), Err(TokenError::Expired));
     }
 
     #[test]
     fn tokens_from_another_key_or_tampered_are_invalid() {
         let now = Utc::now();
-        let token = issuer()
-            .issue_access(UserId::new(), SessionId::new(), now)
-            .expect("issued");
-        assert_eq!(
-            issuer().verify_access(&token, now),
-            Err(TokenError::Invalid)
-        );
-        assert_eq!(
-            issuer().verify_access("not.a.jwt", now),
-            Err(TokenError::Invalid)
-        );
+        let token = issuer().issue_access(UserId::new(), SessionId::new(), now).expect("issued");
+        assert_eq!(issuer().verify_access(&token, now), Err(TokenError::Invalid));
+        assert_eq!(issuer().verify_access("not.a.jwt", now), Err(TokenError::Invalid));
     }
 
     #[test]
@@ -240,23 +210,14 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path)
-                .expect("metadata")
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
 
     #[test]
     fn configured_keys_must_be_long_enough() {
-        assert!(matches!(
-            SigningKey::from_base64("c2hvcnQ="),
-            Err(KeyError::TooShort)
-        ));
-        assert!(matches!(
-            SigningKey::from_base64("***"),
-            Err(KeyError::NotBase64)
-        ));
+        assert!(matches!(SigningKey::from_base64("c2hvcnQ="), Err(KeyError::TooShort)));
+        assert!(matches!(SigningKey::from_base64("***"), Err(KeyError::NotBase64)));
     }
 }

@@ -39,33 +39,17 @@ fn other_contexts_authenticate_and_read_summaries_through_the_trait() {
                 display_name: DisplayName::parse("Summary Person").expect("name"),
             })
             .expect("register");
-        let issued = service
-            .login("summary@example.com", "correct horse battery", None)
-            .expect("login");
+        let issued = service.login("summary@example.com", "correct horse battery", None).expect("login");
         let api: Arc<dyn UsersApi> = Arc::new(InProcessUsersApi::new(service.clone()));
-        let authenticator: Arc<dyn Authenticator> =
-            Arc::new(InProcessUsersApi::new(service.clone()));
+        let authenticator: Arc<dyn Authenticator> = Arc::new(InProcessUsersApi::new(service.clone()));
 
         actix_web::rt::System::new().block_on(async {
-            let principal = api
-                .authenticate(&issued.access_token)
-                .await
-                .expect("authenticated");
+            let principal = api.authenticate(&issued.access_token).await.expect("authenticated");
             assert_eq!(principal.user_id, account.id);
-            assert_eq!(
-                authenticator.authenticate(&issued.access_token).await,
-                Ok(principal)
-            );
-            assert_eq!(
-                api.authenticate("garbage").await,
-                Err(AuthError::InvalidToken)
-            );
+            assert_eq!(authenticator.authenticate(&issued.access_token).await, Ok(principal));
+            assert_eq!(api.authenticate("garbage").await, Err(AuthError::InvalidToken));
 
-            let summary = api
-                .user_summary(account.id)
-                .await
-                .expect("answer")
-                .expect("exists");
+            let summary = api.user_summary(account.id).await.expect("answer").expect("exists");
             assert_eq!(summary.display_name, "Summary Person");
             assert_eq!(summary.email.as_deref(), Some("summary@example.com"));
             assert!(summary.active && !summary.email_verified);
@@ -74,11 +58,7 @@ fn other_contexts_authenticate_and_read_summaries_through_the_trait() {
 
         service.erase_account(account.id).expect("erase");
         actix_web::rt::System::new().block_on(async {
-            let summary = api
-                .user_summary(account.id)
-                .await
-                .expect("answer")
-                .expect("kept by id");
+            let summary = api.user_summary(account.id).await.expect("answer").expect("kept by id");
             assert_eq!(summary.email, None, "{}", db.label());
             assert!(!summary.active);
         });

@@ -37,57 +37,36 @@ impl EventBus {
         let name = E::wire_name();
         let owner = subscriber.to_owned();
         let handler: Handler = Arc::new(move |envelope: &Envelope| {
-            let event: E = envelope.decode().map_err(|error| {
-                DeliveryError(HandlerError::Decode(error.to_string()).to_string())
-            })?;
+            let event: E = envelope
+                .decode()
+                .map_err(|error| DeliveryError(HandlerError::Decode(error.to_string()).to_string()))?;
             handle_once(&db, &owner, envelope, |conn| handler(conn, event, envelope))
                 .map(|_| ())
                 .map_err(|error| DeliveryError(error.to_string()))
         });
-        let mut registry = self
-            .registry
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut registry = self.registry.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let subscribers = registry.subscribers.entry(name.clone()).or_default();
         if !subscribers.iter().any(|existing| existing == subscriber) {
             subscribers.push(subscriber.to_owned());
         }
-        registry
-            .handlers
-            .insert((subscriber.to_owned(), name), handler);
+        registry.handlers.insert((subscriber.to_owned(), name), handler);
     }
 }
 
 impl Transport for EventBus {
     fn subscribers_of(&self, event_name: &str) -> Vec<String> {
-        let registry = self
-            .registry
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        registry
-            .subscribers
-            .get(event_name)
-            .cloned()
-            .unwrap_or_default()
+        let registry = self.registry.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        registry.subscribers.get(event_name).cloned().unwrap_or_default()
     }
 
     fn deliver(&self, subscriber: &str, envelope: &Envelope) -> Result<(), DeliveryError> {
         let handler = {
-            let registry = self
-                .registry
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            registry
-                .handlers
-                .get(&(subscriber.to_owned(), envelope.name.clone()))
-                .cloned()
+            let registry = self.registry.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            registry.handlers.get(&(subscriber.to_owned(), envelope.name.clone())).cloned()
         };
         match handler {
             Some(handler) => handler(envelope),
-            None => Err(DeliveryError(format!(
-                "no subscriber `{subscriber}` for {} in this process",
-                envelope.name
-            ))),
+            None => Err(DeliveryError(format!("no subscriber `{subscriber}` for {} in this process", envelope.name))),
         }
     }
 }

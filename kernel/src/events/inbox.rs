@@ -62,9 +62,7 @@ where
             ))
             .execute(conn)
             .map_err(|error| match error {
-                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                    Abort::Duplicate
-                }
+                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Abort::Duplicate,
                 other => Abort::from(other),
             })?;
         effect(conn).map_err(Abort::Failed)

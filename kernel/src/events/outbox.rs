@@ -51,11 +51,7 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(context: &'static str, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            context,
-            clock,
-            wake: Wake::new(),
-        }
+        Self { context, clock, wake: Wake::new() }
     }
 
     pub fn context(&self) -> &'static str {
@@ -73,19 +69,10 @@ impl Outbox {
         self.record_in(conn, event, EventContext::default())
     }
 
-    pub fn record_in<E: Event>(
-        &self,
-        conn: &mut DbConn,
-        event: &E,
-        context: EventContext,
-    ) -> QueryResult<Envelope> {
-        debug_assert_eq!(
-            E::source(),
-            self.context,
-            "a context records only its own events"
-        );
-        let payload = serde_json::to_value(event)
-            .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
+    pub fn record_in<E: Event>(&self, conn: &mut DbConn, event: &E, context: EventContext) -> QueryResult<Envelope> {
+        debug_assert_eq!(E::source(), self.context, "a context records only its own events");
+        let payload =
+            serde_json::to_value(event).map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
         let envelope = Envelope {
             id: Uuid::now_v7(),
             name: E::wire_name(),

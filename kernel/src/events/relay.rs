@@ -25,11 +25,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            max_attempts: 10,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(600),
-        }
+        Self { max_attempts: 10, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(600) }
     }
 }
 
@@ -124,8 +120,7 @@ struct DueDelivery {
 
 impl DueDelivery {
     fn envelope(&self, source: &str) -> Result<Envelope, String> {
-        let parse =
-            |text: &str| uuid::Uuid::parse_str(text).map_err(|error| format!("stored id: {error}"));
+        let parse = |text: &str| uuid::Uuid::parse_str(text).map_err(|error| format!("stored id: {error}"));
         Ok(Envelope {
             id: parse(&self.event_id)?,
             name: self.name.clone(),
@@ -133,8 +128,7 @@ impl DueDelivery {
             occurred_at: DateTime::from_naive_utc_and_offset(self.occurred_at, Utc),
             correlation_id: self.correlation_id.as_deref().map(parse).transpose()?,
             causation_id: self.causation_id.as_deref().map(parse).transpose()?,
-            payload: serde_json::from_str(&self.payload)
-                .map_err(|error| format!("stored payload: {error}"))?,
+            payload: serde_json::from_str(&self.payload).map_err(|error| format!("stored payload: {error}"))?,
         })
     }
 }
@@ -183,10 +177,7 @@ impl Relay {
     /// One pass: claim or renew the lease, fan out, deliver what is due.
     pub fn run_once(&self) -> Result<RunReport, DbError> {
         let mut conn = self.db.conn()?;
-        let mut report = RunReport {
-            leader: self.claim_lease(&mut conn)?,
-            ..RunReport::default()
-        };
+        let mut report = RunReport { leader: self.claim_lease(&mut conn)?, ..RunReport::default() };
         if !report.leader {
             return Ok(report);
         }
@@ -201,31 +192,20 @@ impl Relay {
 
     fn claim_lease(&self, conn: &mut DbConn) -> Result<bool, DbError> {
         let now = self.now();
-        let until = now
-            + chrono::Duration::from_std(self.settings.lease_ttl)
-                .unwrap_or(chrono::Duration::seconds(15));
+        let until = now + chrono::Duration::from_std(self.settings.lease_ttl).unwrap_or(chrono::Duration::seconds(15));
         let claimed = write_transaction(conn, |conn| {
             let renewed = diesel::update(
                 outbox_relay_lease::table
                     .filter(outbox_relay_lease::name.eq(LEASE))
-                    .filter(
-                        outbox_relay_lease::holder
-                            .eq(&self.holder)
-                            .or(outbox_relay_lease::expires_at.lt(now)),
-                    ),
+                    .filter(outbox_relay_lease::holder.eq(&self.holder).or(outbox_relay_lease::expires_at.lt(now))),
             )
-            .set((
-                outbox_relay_lease::holder.eq(&self.holder),
-                outbox_relay_lease::expires_at.eq(until),
-            ))
+            .set((outbox_relay_lease::holder.eq(&self.holder), outbox_relay_lease::expires_at.eq(until)))
             .execute(conn)?;
             if renewed == 1 {
                 return Ok(true);
             }
-            let taken: i64 = outbox_relay_lease::table
-                .filter(outbox_relay_lease::name.eq(LEASE))
-                .count()
-                .get_result(conn)?;
+            let taken: i64 =
+                outbox_relay_lease::table.filter(outbox_relay_lease::name.eq(LEASE)).count().get_result(conn)?;
             if taken > 0 {
                 return Ok(false);
             }
@@ -249,10 +229,8 @@ impl Relay {
     /// Gives up the lease, so a successor need not wait for it to expire.
     pub fn release_lease(&self) -> Result<(), DbError> {
         let mut conn = self.db.conn()?;
-        diesel::delete(
-            outbox_relay_lease::table.filter(outbox_relay_lease::holder.eq(&self.holder)),
-        )
-        .execute(&mut conn)?;
+        diesel::delete(outbox_relay_lease::table.filter(outbox_relay_lease::holder.eq(&self.holder)))
+            .execute(&mut conn)?;
         Ok(())
     }
 
@@ -272,15 +250,11 @@ impl Relay {
                         ))
                         .execute(conn)?;
                 }
-                diesel::update(outbox::table.find(seq))
-                    .set(outbox::fanned_out.eq(true))
-                    .execute(conn)?;
+                diesel::update(outbox::table.find(seq)).set(outbox::fanned_out.eq(true)).execute(conn)?;
             }
             Ok::<_, DieselError>(rows.len())
         })?;
-        self.metrics
-            .relayed
-            .fetch_add(rows as u64, Ordering::Relaxed);
+        self.metrics.relayed.fetch_add(rows as u64, Ordering::Relaxed);
         Ok(rows)
     }
 
@@ -328,12 +302,7 @@ impl Relay {
 
     /// Delivers `subscriber`'s pending deliveries in emission order, stopping
     /// at the first one that is not yet due, so its order is kept.
-    fn deliver_to(
-        &self,
-        conn: &mut DbConn,
-        subscriber: &str,
-        report: &mut RunReport,
-    ) -> Result<(), DbError> {
+    fn deliver_to(&self, conn: &mut DbConn, subscriber: &str, report: &mut RunReport) -> Result<(), DbError> {
         let due: Vec<DueDelivery> = outbox_deliveries::table
             .inner_join(outbox::table)
             .filter(outbox_deliveries::subscriber.eq(subscriber))
@@ -361,11 +330,9 @@ impl Relay {
             if delivery.next_attempt_at > now {
                 break;
             }
-            let outcome = delivery.envelope(self.context()).and_then(|envelope| {
-                self.transport
-                    .deliver(subscriber, &envelope)
-                    .map_err(|error| error.0)
-            });
+            let outcome = delivery
+                .envelope(self.context())
+                .and_then(|envelope| self.transport.deliver(subscriber, &envelope).map_err(|error| error.0));
             let attempts = delivery.attempts + 1;
             let error = match outcome {
                 Ok(()) => {
@@ -397,8 +364,7 @@ impl Relay {
                 continue;
             }
             let delay = self.settings.retry.delay(attempts as u32);
-            let retry_at =
-                now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
+            let retry_at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
             diesel::update(row)
                 .set((
                     outbox_deliveries::attempts.eq(attempts),
@@ -426,9 +392,7 @@ impl Relay {
             ))
             .execute(conn)?;
             report.delivered += delivered.len();
-            self.metrics
-                .delivered
-                .fetch_add(delivered.len() as u64, Ordering::Relaxed);
+            self.metrics.delivered.fetch_add(delivered.len() as u64, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -441,20 +405,12 @@ impl Relay {
         let metrics = self.metrics.clone();
         let context = self.context();
         let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("relay-{context}"))
-            .spawn(move || self.run_until(&flag))
-            .ok();
+        let thread =
+            std::thread::Builder::new().name(format!("relay-{context}")).spawn(move || self.run_until(&flag)).ok();
         if thread.is_none() {
             tracing::error!(event.context = context, "could not start the relay thread");
         }
-        RelayHandle {
-            context,
-            stop,
-            wake,
-            metrics,
-            thread,
-        }
+        RelayHandle { context, stop, wake, metrics, thread }
     }
 
     fn run_until(self, stop: &AtomicBool) {
@@ -525,11 +481,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let policy = RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(1),
-        };
+        let policy =
+            RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
         let delays: Vec<u128> = (1..=6).map(|n| policy.delay(n).as_millis()).collect();
         assert_eq!(delays, vec![100, 200, 400, 800, 1000, 1000]);
         assert_eq!(policy.delay(200), Duration::from_secs(1));

@@ -51,11 +51,7 @@ pub enum ReservationState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum StockError {
     #[error("not enough stock of {product_id}: {requested} requested, {available} available")]
-    InsufficientStock {
-        product_id: ProductId,
-        requested: i64,
-        available: i64,
-    },
+    InsufficientStock { product_id: ProductId, requested: i64, available: i64 },
     #[error("product {0} does not exist")]
     UnknownProduct(ProductId),
     #[error("product {0} is not for sale")]
@@ -75,10 +71,7 @@ pub enum StockError {
 pub trait CatalogApi: Send + Sync {
     /// Snapshots of the products that exist among `ids` (archived ones
     /// included, marked inactive), in the order asked.
-    async fn product_snapshots(
-        &self,
-        ids: Vec<ProductId>,
-    ) -> Result<Vec<ProductSnapshot>, StockError>;
+    async fn product_snapshots(&self, ids: Vec<ProductId>) -> Result<Vec<ProductSnapshot>, StockError>;
 
     /// Holds every line for `order_id` until `ttl` passes, or none of them.
     /// Lines naming one product twice are summed. Idempotent per order: a

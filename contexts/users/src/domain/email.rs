@@ -35,9 +35,7 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+            && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
         let domain_ok = domain.contains('.')
             && domain.split('.').all(|label| {
                 !label.is_empty()
@@ -46,11 +44,7 @@ impl Email {
                     && !label.ends_with('-')
                     && label.chars().all(|c| c.is_alphanumeric() || c == '-')
             });
-        if local_ok && domain_ok {
-            Ok(Self(normalised))
-        } else {
-            Err(EmailError::Invalid)
-        }
+        if local_ok && domain_ok { Ok(Self(normalised)) } else { Err(EmailError::Invalid) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -60,10 +54,7 @@ impl Email {
     /// The form stored for an erased account: unique, not deliverable
     /// (`.invalid` is reserved by RFC 2606), and free of personal data.
     pub fn erased_placeholder(account_id: &kernel::UserId) -> Self {
-        Self(format!(
-            "erased-{}@erased.invalid",
-            account_id.as_uuid().simple()
-        ))
+        Self(format!("erased-{}@erased.invalid", account_id.as_uuid().simple()))
     }
 
     /// Trusted conversion for values read back from our own table.
@@ -84,10 +75,7 @@ mod tests {
 
     #[test]
     fn trims_and_lower_cases() {
-        assert_eq!(
-            Email::parse("  Ana.Garcia@Example.COM ").map(|e| e.0),
-            Ok("ana.garcia@example.com".into())
-        );
+        assert_eq!(Email::parse("  Ana.Garcia@Example.COM ").map(|e| e.0), Ok("ana.garcia@example.com".into()));
     }
 
     #[test]

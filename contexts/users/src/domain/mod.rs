@@ -9,8 +9,7 @@ mod profile;
 pub use email::{Email, EmailError};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, NewPassword, PasswordError};
 pub use profile::{
-    Address, DisplayName, Language, MAX_ADDRESSES, MAX_DISPLAY_NAME_CHARS, Phone, Preferences,
-    ProfileError, clean_text,
+    Address, DisplayName, Language, MAX_ADDRESSES, MAX_DISPLAY_NAME_CHARS, Phone, Preferences, ProfileError, clean_text,
 };
 
 use chrono::{DateTime, Utc};
@@ -43,10 +42,7 @@ pub fn roles_to_text(roles: &[Role]) -> String {
 }
 
 pub fn roles_from_text(text: &str) -> Vec<Role> {
-    let mut roles: Vec<Role> = text
-        .split(',')
-        .filter_map(|name| Role::parse(name.trim()))
-        .collect();
+    let mut roles: Vec<Role> = text.split(',').filter_map(|name| Role::parse(name.trim())).collect();
     roles.sort();
     roles.dedup();
     roles

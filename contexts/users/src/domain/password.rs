@@ -86,40 +86,17 @@ mod tests {
 
     #[test]
     fn enforces_length_in_characters_not_bytes() {
-        assert_eq!(
-            NewPassword::parse("short", None).map(|_| ()),
-            Err(PasswordError::TooShort)
-        );
+        assert_eq!(NewPassword::parse("short", None).map(|_| ()), Err(PasswordError::TooShort));
         // Nine characters, many more bytes.
-        assert_eq!(
-            NewPassword::parse("ñandú€€€€€", None).map(|_| ()).err(),
-            None
-        );
-        assert_eq!(
-            NewPassword::parse("ñandú€€€€", None).map(|_| ()),
-            Err(PasswordError::TooShort)
-        );
-        assert_eq!(
-            NewPassword::parse(&"x1".repeat(65), None).map(|_| ()),
-            Err(PasswordError::TooLong)
-        );
+        assert_eq!(NewPassword::parse("ñandú€€€€€", None).map(|_| ()).err(), None);
+        assert_eq!(NewPassword::parse("ñandú€€€€", None).map(|_| ()), Err(PasswordError::TooShort));
+        assert_eq!(NewPassword::parse(&"x1".repeat(65), None).map(|_| ()), Err(PasswordError::TooLong));
     }
 
     #[test]
     fn rejects_common_and_trivial_passwords() {
-        for common in [
-            "password123",
-            "Password123",
-            "1234567890",
-            "QWERTYUIOP",
-            "aaaaaaaaaaaa",
-            "ababababab",
-        ] {
-            assert_eq!(
-                NewPassword::parse(common, None).map(|_| ()),
-                Err(PasswordError::Common),
-                "{common}"
-            );
+        for common in ["password123", "Password123", "1234567890", "QWERTYUIOP", "aaaaaaaaaaaa", "ababababab"] {
+            assert_eq!(NewPassword::parse(common, None).map(|_| ()), Err(PasswordError::Common), "{common}");
         }
         assert!(NewPassword::parse("correct horse battery", None).is_ok());
     }

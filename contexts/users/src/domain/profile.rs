@@ -86,10 +86,7 @@ impl Phone {
     pub fn parse(raw: &str) -> Result<Self, ProfileError> {
         let compact: String = raw.chars().filter(|c| !" -.()".contains(*c)).collect();
         let digits = compact.strip_prefix('+').ok_or(ProfileError::Phone)?;
-        if (8..=15).contains(&digits.len())
-            && digits.chars().all(|c| c.is_ascii_digit())
-            && !digits.starts_with('0')
-        {
+        if (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0') {
             Ok(Self(compact))
         } else {
             Err(ProfileError::Phone)
@@ -122,14 +119,13 @@ impl Address {
     /// Checks and normalises every field; the errors name the field.
     pub fn parse(raw: &Address) -> Result<Address, Vec<(&'static str, ProfileError)>> {
         let mut errors = Vec::new();
-        let mut required =
-            |field: &'static str, value: &str, max: usize| match clean_text(value, max, true) {
-                Ok(text) => text,
-                Err(error) => {
-                    errors.push((field, error));
-                    String::new()
-                }
-            };
+        let mut required = |field: &'static str, value: &str, max: usize| match clean_text(value, max, true) {
+            Ok(text) => text,
+            Err(error) => {
+                errors.push((field, error));
+                String::new()
+            }
+        };
         let recipient = required("recipient", &raw.recipient, 100);
         let line1 = required("line1", &raw.line1, 200);
         let city = required("city", &raw.city, 100);
@@ -153,16 +149,7 @@ impl Address {
             errors.push(("country", ProfileError::Country));
         }
         if errors.is_empty() {
-            Ok(Address {
-                label,
-                recipient,
-                line1,
-                line2,
-                city,
-                postal_code,
-                region,
-                country,
-            })
+            Ok(Address { label, recipient, line1, line2, city, postal_code, region, country })
         } else {
             Err(errors)
         }
@@ -181,19 +168,13 @@ impl Language {
             Some((language, region)) => (language, Some(region)),
             None => (raw, None),
         };
-        let language_ok =
-            (2..=3).contains(&language.len()) && language.chars().all(|c| c.is_ascii_alphabetic());
-        let region_ok =
-            region.is_none_or(|r| r.len() == 2 && r.chars().all(|c| c.is_ascii_alphabetic()));
+        let language_ok = (2..=3).contains(&language.len()) && language.chars().all(|c| c.is_ascii_alphabetic());
+        let region_ok = region.is_none_or(|r| r.len() == 2 && r.chars().all(|c| c.is_ascii_alphabetic()));
         if !language_ok || !region_ok {
             return Err(ProfileError::Language);
         }
         Ok(Self(match region {
-            Some(region) => format!(
-                "{}-{}",
-                language.to_ascii_lowercase(),
-                region.to_ascii_uppercase()
-            ),
+            Some(region) => format!("{}-{}", language.to_ascii_lowercase(), region.to_ascii_uppercase()),
             None => language.to_ascii_lowercase(),
         }))
     }
@@ -216,44 +197,20 @@ mod tests {
 
     #[test]
     fn display_names_keep_any_script_but_refuse_control_characters() {
-        for name in [
-            "Ana García",
-            "山田太郎",
-            "محمد",
-            "Zoë 🚀",
-            "O'Brien; DROP TABLE accounts;--",
-        ] {
+        for name in ["Ana García", "山田太郎", "محمد", "Zoë 🚀", "O'Brien; DROP TABLE accounts;--"] {
             assert_eq!(DisplayName::parse(name).map(|n| n.0), Ok(name.to_owned()));
         }
         assert_eq!(DisplayName::parse("  Ana  ").map(|n| n.0), Ok("Ana".into()));
         assert_eq!(DisplayName::parse("   "), Err(ProfileError::Empty));
-        assert_eq!(
-            DisplayName::parse("Ana\u{0007}"),
-            Err(ProfileError::ControlCharacters)
-        );
-        assert_eq!(
-            DisplayName::parse("line\nbreak"),
-            Err(ProfileError::ControlCharacters)
-        );
-        assert_eq!(
-            DisplayName::parse(&"é".repeat(101)),
-            Err(ProfileError::TooLong(100))
-        );
+        assert_eq!(DisplayName::parse("Ana\u{0007}"), Err(ProfileError::ControlCharacters));
+        assert_eq!(DisplayName::parse("line\nbreak"), Err(ProfileError::ControlCharacters));
+        assert_eq!(DisplayName::parse(&"é".repeat(101)), Err(ProfileError::TooLong(100)));
     }
 
     #[test]
     fn phones_are_normalised_to_e164() {
-        assert_eq!(
-            Phone::parse("+34 600-123.456").map(|p| p.0),
-            Ok("+34600123456".into())
-        );
-        for bad in [
-            "600123456",
-            "+0123456789",
-            "+12",
-            "+34 600 ABC 456",
-            "+1234567890123456",
-        ] {
+        assert_eq!(Phone::parse("+34 600-123.456").map(|p| p.0), Ok("+34600123456".into()));
+        for bad in ["600123456", "+0123456789", "+12", "+34 600 ABC 456", "+1234567890123456"] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }
@@ -281,11 +238,7 @@ mod tests {
         let errors = Address::parse(&raw).expect_err("invalid");
         let fields: Vec<_> = errors.iter().map(|(field, _)| *field).collect();
         assert_eq!(fields, vec!["line1", "country"]);
-        let fixed = Address {
-            line1: "Gran Vía 1".into(),
-            country: "es".into(),
-            ..raw
-        };
+        let fixed = Address { line1: "Gran Vía 1".into(), country: "es".into(), ..raw };
         let parsed = Address::parse(&fixed).expect("valid");
         assert_eq!(parsed.country, "ES");
         assert_eq!(parsed.label.as_deref(), Some("Home"));
