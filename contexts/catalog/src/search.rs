@@ -216,23 +216,26 @@ fn filters(sql: &mut Sql, filter: &SearchFilter, with_category: bool) {
 
 /// The relevance score expression (0 without terms).
 fn score(sql: &mut Sql, terms: &[String]) {
+    // BIGINT throughout: PostgreSQL would otherwise type the sum as int4.
     if terms.is_empty() {
-        sql.push("0");
+        sql.push("CAST(0 AS BIGINT)");
         return;
     }
-    sql.push("(0");
+    sql.push("(CAST(0 AS BIGINT)");
     for term in terms {
         for (weight, postgres_label, sqlite_column) in [(3, "A", "name"), (2, "B", "sku"), (1, "D", "description")] {
             sql.push(" + ");
+            sql.push("(CASE WHEN ");
             if sql.postgres {
-                sql.push("CAST(p.search_vector @@ to_tsquery('english', ");
+                sql.push("p.search_vector @@ to_tsquery('english', ");
                 sql.bind(Bind::Text(format!("{term}:*{postgres_label}")));
-                sql.push(&format!(") AS INTEGER) * {weight}"));
+                sql.push(")");
             } else {
-                sql.push("(p.seq IN (SELECT rowid FROM product_search WHERE product_search MATCH ");
+                sql.push("p.seq IN (SELECT rowid FROM product_search WHERE product_search MATCH ");
                 sql.bind(Bind::Text(format!("{sqlite_column} : \"{term}\"*")));
-                sql.push(&format!(")) * {weight}"));
+                sql.push(")");
             }
+            sql.push(&format!(" THEN {weight} ELSE 0 END)"));
         }
     }
     sql.push(")");
