@@ -69,6 +69,23 @@ fn openapi_document_lists_every_endpoint_and_problem() {
         ("/api/v1/password-resets/confirm", "post"),
         ("/api/v1/admin/users", "get"),
         ("/api/v1/admin/users/{id}", "patch"),
+        ("/api/v1/catalog/products", "get"),
+        ("/api/v1/catalog/products", "post"),
+        ("/api/v1/catalog/products/{id}", "get"),
+        ("/api/v1/catalog/products/{id}", "patch"),
+        ("/api/v1/catalog/products/{id}", "delete"),
+        ("/api/v1/catalog/products/{id}/images", "post"),
+        ("/api/v1/catalog/products/{id}/images/{image_id}", "delete"),
+        ("/api/v1/catalog/products/{id}/stock", "get"),
+        ("/api/v1/catalog/products/{id}/stock", "post"),
+        ("/api/v1/catalog/images/{file}", "get"),
+        ("/api/v1/catalog/categories", "get"),
+        ("/api/v1/catalog/categories", "post"),
+        ("/api/v1/catalog/categories/{id}", "patch"),
+        ("/api/v1/catalog/categories/{id}", "delete"),
+        ("/api/v1/admin/events/dead-letters", "get"),
+        ("/api/v1/admin/events/{event_id}/replay", "post"),
+        ("/metrics", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
     ] {
@@ -273,4 +290,33 @@ fn a_bad_configuration_fails_fast_with_a_clear_message() {
     let output = tienda().env("DATABASE_URL", "mysql://nope").args(["migrate"]).output().expect("run");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("DATABASE_URL must be a postgres:// URL"));
+}
+
+#[test]
+fn seed_fills_the_catalog_and_adds_on_a_second_run() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().display().to_string();
+    let run = |args: &[&str]| tienda().args(["--data-dir", &data_dir]).args(args).output().expect("seed");
+    let first = run(&["seed", "--products", "25"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("seeded 25 products"));
+    assert!(run(&["seed", "--products", "5"]).status.success(), "a second run must not collide on SKUs");
+    assert!(!run(&["seed"]).status.success(), "seed needs --demo or --products");
+
+    let running = serve(data.path(), &[]);
+    let page: Value = ureq::get(&format!("{}/api/v1/catalog/products?limit=100", running.base_url))
+        .call()
+        .expect("search")
+        .into_json()
+        .expect("json");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(30));
+    let tree: Value = ureq::get(&format!("{}/api/v1/catalog/categories", running.base_url))
+        .call()
+        .expect("tree")
+        .into_json()
+        .expect("json");
+    assert_eq!(tree["items"].as_array().map(Vec::len), Some(3), "Audio, Computing, Home");
+    sigterm(&running.child);
+    let mut running = running;
+    assert!(running.wait_for_exit(Duration::from_secs(30)).success());
 }

@@ -194,3 +194,41 @@ fn manual_adjustments_cannot_go_below_what_is_reserved() {
         assert_eq!(trail[0].on_hand_after, 4);
     }
 }
+
+#[test]
+fn every_change_publishes_its_events_through_the_outbox() {
+    use kernel::events::admin::recorded_events;
+    for c in catalogs() {
+        let product = c.product("EVT-1", "Evented", "", 1000, 0, None);
+        c.service
+            .update_product(
+                product.id,
+                catalog::service::ProductChanges { price: Some(support::eur(900)), ..Default::default() },
+            )
+            .expect("price");
+        c.service.adjust_stock(product.id, 6, "delivery".into()).expect("stock");
+        let order = OrderId::new();
+        c.service.reserve(order, &[line(&product, 2)], TTL).expect("reserve");
+        c.service.release(order).expect("release");
+        // A failed reservation publishes nothing.
+        assert!(c.service.reserve(OrderId::new(), &[line(&product, 100)], TTL).is_err());
+        let mut conn = c.db.db.conn().expect("conn");
+        let names: Vec<String> =
+            recorded_events(&mut conn).expect("outbox").into_iter().map(|(_, name)| name).collect();
+        assert_eq!(
+            names,
+            vec![
+                "catalog.ProductCreated.v1",
+                "catalog.ProductUpdated.v1",
+                "catalog.PriceChanged.v1",
+                "catalog.StockChanged.v1",
+                "catalog.StockChanged.v1",
+                "catalog.StockReserved.v1",
+                "catalog.StockChanged.v1",
+                "catalog.ReservationReleased.v1",
+            ],
+            "{}",
+            c.label()
+        );
+    }
+}
