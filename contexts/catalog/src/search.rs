@@ -185,10 +185,9 @@ fn filters(sql: &mut Sql, filter: &SearchFilter, with_category: bool) {
             sql.bind(Bind::Text(query));
             sql.push(")");
         } else {
-            sql.push(" AND p.seq IN (SELECT rowid FROM product_search WHERE product_search MATCH ");
+            sql.push(" AND product_search MATCH ");
             let query = filter.terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" AND ");
             sql.bind(Bind::Text(query));
-            sql.push(")");
         }
     }
     if with_category && let Some(ids) = &filter.category_ids {
@@ -211,6 +210,18 @@ fn filters(sql: &mut Sql, filter: &SearchFilter, with_category: bool) {
     }
     if filter.in_stock {
         sql.push(" AND p.on_hand - p.reserved > 0");
+    }
+}
+
+/// The FROM clause. On SQLite a text query is driven from the full-text
+/// index (`CROSS JOIN` fixes the loop order), so only matching rows are
+/// visited; otherwise the planner may walk a products index and probe the
+/// index per row.
+fn from(sql: &mut Sql, filter: &SearchFilter) {
+    if !sql.postgres && !filter.terms.is_empty() {
+        sql.push(" FROM product_search CROSS JOIN products p ON p.seq = product_search.rowid");
+    } else {
+        sql.push(" FROM products p");
     }
 }
 
@@ -246,7 +257,8 @@ fn page_sql(postgres: bool, filter: &SearchFilter, sort: Sort, after: Option<Aft
     let sort = if sort == Sort::Relevance && filter.terms.is_empty() { Sort::Newest } else { sort };
     sql.push(&format!("SELECT * FROM (SELECT {COLUMNS}, "));
     score(&mut sql, &filter.terms);
-    sql.push(" AS score FROM products p");
+    sql.push(" AS score");
+    from(&mut sql, filter);
     filters(&mut sql, filter, true);
     sql.push(") AS hits");
     if let Some(after) = after {
@@ -289,7 +301,8 @@ fn page_sql(postgres: bool, filter: &SearchFilter, sort: Sort, after: Option<Aft
 
 fn facet_sql(postgres: bool, filter: &SearchFilter) -> Sql {
     let mut sql = Sql { text: String::new(), binds: Vec::new(), postgres };
-    sql.push("SELECT p.category_id AS category_id, COUNT(*) AS count FROM products p");
+    sql.push("SELECT p.category_id AS category_id, COUNT(*) AS count");
+    from(&mut sql, filter);
     filters(&mut sql, filter, false);
     sql.push(" GROUP BY p.category_id");
     sql
