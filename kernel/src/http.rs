@@ -421,3 +421,39 @@ pub mod cursor {
         }
     }
 }
+
+/// A domain error that names its own stable field-error code.
+pub trait FieldCode: fmt::Display {
+    fn code(&self) -> &'static str;
+}
+
+/// Collects field errors while a request body is turned into domain types,
+/// so one 422 names every bad field at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn push(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
+        self.0.push(FieldError { field: field.into(), code: code.to_owned(), message: message.into() });
+    }
+
+    /// The value, or `None` with the error recorded under `field`.
+    pub fn check<T, E: FieldCode>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result.map_err(|error| self.push(field, error.code(), error.to_string())).ok()
+    }
+
+    /// 422 if anything was recorded.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }
+    }
+}
+
+/// For PATCH bodies: tells an absent field (leave unchanged, `None`) from an
+/// explicit `null` (clear it, `Some(None)`). Use with `#[serde(default)]`.
+pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

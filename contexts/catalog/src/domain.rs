@@ -18,8 +18,8 @@ pub enum DomainError {
     Negative,
 }
 
-impl DomainError {
-    pub fn code(&self) -> &'static str {
+impl kernel::http::FieldCode for DomainError {
+    fn code(&self) -> &'static str {
         match self {
             DomainError::Empty => "required",
             DomainError::TooLong(_) => "too_long",

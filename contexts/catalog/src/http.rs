@@ -1,7 +1,7 @@
 //! The catalog's HTTP edge: wire types, validation into domain types, the
 //! mapping of `CatalogError` to problem documents, and the routes.
 
-use crate::domain::{DomainError, Sku, Slug, clean_text};
+use crate::domain::{Sku, Slug, clean_text};
 use crate::images::MAX_IMAGE_BYTES;
 use crate::search::{After, Sort};
 use crate::service::{
@@ -14,9 +14,9 @@ use catalog_api::StockError;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use kernel::auth::{Authenticated, Role};
-use kernel::http::{ApiError, FieldError, Problem, ValidatedJson, blocking, cursor};
+use kernel::http::{ApiError, FieldErrors, Problem, ValidatedJson, blocking, cursor};
 use kernel::{Currency, Money, ProductId};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
@@ -40,31 +40,6 @@ impl From<CatalogError> for ApiError {
             CatalogError::Internal(cause) => ApiError::internal(cause),
         }
     }
-}
-
-#[derive(Default)]
-struct FieldErrors(Vec<FieldError>);
-
-impl FieldErrors {
-    fn push(&mut self, field: &str, code: &str, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.to_owned(), code: code.to_owned(), message: message.into() });
-    }
-
-    fn check<T>(&mut self, field: &str, result: Result<T, DomainError>) -> Option<T> {
-        result.map_err(|error| self.push(field, error.code(), error.to_string())).ok()
-    }
-
-    fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }
-    }
-}
-
-fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 // ----- wire types -----
@@ -121,7 +96,7 @@ pub struct UpdateProduct {
     pub description: Option<String>,
     pub price: Option<MoneyBody>,
     /// `null` removes the category.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "kernel::http::double_option")]
     #[schema(value_type = Option<uuid::Uuid>)]
     pub category_id: Option<Option<uuid::Uuid>>,
     /// Replaces the linked images; uploaded ones stay.
@@ -242,7 +217,7 @@ pub struct UpdateCategory {
     pub name: Option<String>,
     pub slug: Option<String>,
     /// Moves the category; `null` makes it a root.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "kernel::http::double_option")]
     #[schema(value_type = Option<uuid::Uuid>)]
     pub parent_id: Option<Option<uuid::Uuid>>,
 }
@@ -315,12 +290,12 @@ fn money(errors: &mut FieldErrors, field: &str, body: &MoneyBody) -> Option<Mone
     let currency = match Currency::parse(body.currency.trim()) {
         Ok(currency) => Some(currency),
         Err(_) => {
-            errors.push(&format!("{field}.currency"), "invalid_currency", "not a supported ISO 4217 currency");
+            errors.push(format!("{field}.currency"), "invalid_currency", "not a supported ISO 4217 currency");
             None
         }
     };
     if !(0..=1_000_000_000_000).contains(&body.amount) {
-        errors.push(&format!("{field}.amount"), "range", "must be between 0 and 10^12 minor units");
+        errors.push(format!("{field}.amount"), "range", "must be between 0 and 10^12 minor units");
         return None;
     }
     currency.map(|currency| Money::new(body.amount, currency))
@@ -339,11 +314,7 @@ fn image_links(errors: &mut FieldErrors, links: &[ImageLink]) -> Vec<(String, St
                 && url.len() <= 2000
                 && !url.chars().any(|c| c.is_whitespace() || c.is_control());
             if !url_ok {
-                errors.push(
-                    &format!("images[{index}].url"),
-                    "invalid_url",
-                    "an http(s) URL of at most 2000 characters",
-                );
+                errors.push(format!("images[{index}].url"), "invalid_url", "an http(s) URL of at most 2000 characters");
             }
             let alt = errors.check(&format!("images[{index}].alt"), clean_text(&link.alt, 200, true, false));
             match (url_ok, alt) {

@@ -9,9 +9,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use kernel::auth::{Authenticated, Role};
-use kernel::http::{ApiError, FieldError, Problem, ValidatedJson, blocking, cursor};
+use kernel::http::{ApiError, FieldCode, FieldErrors, Problem, ValidatedJson, blocking, cursor};
 use kernel::{Currency, SessionId, UserId};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
@@ -55,24 +55,6 @@ impl From<UsersError> for ApiError {
             }
             UsersError::Internal(cause) => ApiError::internal(cause),
         }
-    }
-}
-
-/// Collects domain-level field errors, so one response names every bad field.
-#[derive(Default)]
-struct FieldErrors(Vec<FieldError>);
-
-impl FieldErrors {
-    fn push(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.into(), code: code.to_owned(), message: message.into() });
-    }
-
-    fn check<T>(&mut self, field: &str, result: Result<T, ProfileError>) -> Option<T> {
-        result.map_err(|error| self.push(field, error.code(), error.to_string())).ok()
-    }
-
-    fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }
     }
 }
 
@@ -236,16 +218,6 @@ pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
-/// Distinguishes an absent field (leave unchanged) from an explicit `null`
-/// (clear it).
-fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferencesPatch {
@@ -260,7 +232,7 @@ pub struct PreferencesPatch {
 pub struct ProfilePatch {
     pub display_name: Option<String>,
     /// `null` removes the phone number.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "kernel::http::double_option")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
     /// Replaces the whole list.

@@ -29,8 +29,8 @@ pub enum ProfileError {
     TooManyAddresses(usize),
 }
 
-impl ProfileError {
-    pub fn code(&self) -> &'static str {
+impl kernel::http::FieldCode for ProfileError {
+    fn code(&self) -> &'static str {
         match self {
             ProfileError::Empty => "required",
             ProfileError::TooLong(_) => "too_long",
