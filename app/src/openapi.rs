@@ -31,6 +31,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     let mut doc = ShopApi::openapi();
     doc.merge(users::UsersOpenApi::openapi());
     doc.merge(catalog::CatalogOpenApi::openapi());
+    doc.merge(orders::OrdersOpenApi::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

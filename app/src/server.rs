@@ -28,6 +28,7 @@ pub struct Databases(Vec<ContextDatabase>);
 pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> {
     let users = web::Data::from(shop.users.clone());
     let catalog = web::Data::from(shop.catalog.clone());
+    let carts = web::Data::from(shop.carts.clone());
     let authenticator = web::Data::new(shop.authenticator());
     let databases = web::Data::new(Databases(shop.databases.clone()));
     let metrics = web::Data::new(MetricsSources::from_relays(&shop.relays, shop.clock.clone()));
@@ -45,6 +46,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .app_data(web::PayloadConfig::new(kernel::http::MAX_JSON_BODY))
             .app_data(users.clone())
             .app_data(catalog.clone())
+            .app_data(carts.clone())
             .app_data(authenticator.clone())
             .app_data(databases.clone())
             .app_data(metrics.clone())
@@ -69,6 +71,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
             .configure(users::configure)
             .configure(catalog::configure)
+            .configure(orders::configure)
             .configure(crate::events_admin::configure)
             .default_service(web::to(route_not_found))
     })

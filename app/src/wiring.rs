@@ -9,6 +9,7 @@ use kernel::clock::{Clock, SystemClock};
 use kernel::db::{ContextDatabase, DatabaseSettings, DbError, Location, MigrateFn, provision_postgres};
 use kernel::events::{EventBus, Outbox, Relay, RelayHandle, RelayMetrics, RelaySettings, RetryPolicy};
 use kernel::mail::{FileMailer, Mailer, SmtpMailer};
+use orders::CartService;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -33,6 +34,7 @@ fn migrations_of(context: &str) -> Option<MigrateFn> {
     match context {
         users::CONTEXT => Some(users::migrate),
         catalog::CONTEXT => Some(catalog::migrate),
+        orders::CONTEXT => Some(orders::migrate),
         _ => None,
     }
 }
@@ -58,6 +60,7 @@ pub struct Shop {
     pub users_api: Arc<InProcessUsersApi>,
     pub catalog: Arc<CatalogService>,
     pub catalog_api: Arc<InProcessCatalogApi>,
+    pub carts: Arc<CartService>,
 }
 
 impl Shop {
@@ -91,6 +94,7 @@ impl Shop {
         };
         let users_db = database_of(users::CONTEXT)?;
         let catalog_db = database_of(catalog::CONTEXT)?;
+        let orders_db = database_of(orders::CONTEXT)?;
 
         if settings.auth.password_hashing == HashingProfile::InsecureTestOnly {
             tracing::warn!(
@@ -156,6 +160,7 @@ impl Shop {
             ImageStore::new(settings.data_dir.join("images")),
         ));
         let catalog_api = Arc::new(InProcessCatalogApi::new(catalog.clone()));
+        let carts = Arc::new(CartService::new(orders_db, clock.clone(), catalog_api.clone()));
         Ok(Self {
             settings,
             clock,
@@ -167,6 +172,7 @@ impl Shop {
             users_api,
             catalog,
             catalog_api,
+            carts,
         })
     }
 

@@ -1,9 +1,28 @@
-//! The orders context: carts, orders and their lines (price snapshots), payments behind a gateway port, and order history.
+//! The orders context: carts, orders and their lines (price snapshots),
+//! payments behind a gateway port, and order history.
 //!
-//! Still inside the legacy shop: this crate has its database (file or schema)
-//! but no tables or routes yet. It will depend only on `kernel` and on other
-//! contexts' `-api` crates (DESIGN.md §2); `docs/MIGRATION.md` gives the order
-//! in which contexts leave the legacy database.
+//! Built so far: carts, for signed-in customers and for guests (a cart
+//! token), merged when a guest signs in. Orders, payments and checkout come
+//! next (see `docs/MIGRATION.md`). It reads products only through
+//! `catalog-api`.
+
+pub mod cart;
+pub mod http;
+mod schema;
+
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use kernel::db::{DbConn, DbError};
+
+pub use cart::{CartError, CartService};
+pub use http::{OrdersOpenApi, configure};
 
 /// The context's name: its database file, its PostgreSQL schema and role.
 pub const CONTEXT: &str = "orders";
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/orders/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/orders/postgres");
+
+/// Applies the context's pending migrations on whichever backend `conn` is.
+pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    kernel::db::run_migrations(conn, CONTEXT, SQLITE_MIGRATIONS, POSTGRES_MIGRATIONS)
+}
