@@ -8,6 +8,8 @@
 
 pub mod cart;
 pub mod http;
+pub mod orders;
+pub mod payments;
 mod schema;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
