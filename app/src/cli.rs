@@ -125,12 +125,14 @@ fn serve(settings: Settings) -> ExitCode {
     let shop = std::sync::Arc::new(shop);
     let relays = shop.start_relays();
     let sweeper = shop.start_sweeper(std::time::Duration::from_secs(30));
+    let sagas = shop.start_saga_runner();
     let result = actix_web::rt::System::new().block_on(async move {
         let server = crate::server::build(shop, listener)?;
         tracing::info!(http.address = %address, "tienda is serving; docs at /api/docs/");
         server.await
     });
     // Requests have drained; let each relay deliver what is due, then stop.
+    drop(sagas);
     drop(sweeper);
     for relay in relays {
         relay.stop();

@@ -32,6 +32,26 @@ pub struct Settings {
     pub auth: AuthConfig,
     pub mail: MailConfig,
     pub events: EventsConfig,
+    pub checkout: CheckoutConfig,
+    /// Test-only switches. Never set in production.
+    pub testing: TestingConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutConfig {
+    /// How long `POST /checkout` waits for the saga before answering 202.
+    pub wait_ms: u64,
+    /// The sandbox payment gateway's delay for `tok_slow`.
+    pub sandbox_slow_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestingConfig {
+    /// Fault injection for the kill tests: the saga runner hangs (until the
+    /// process is killed) right after this step's call, before recording it.
+    pub saga_hang_after_step: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -122,6 +142,8 @@ impl Default for Settings {
                 lockout_threshold: 5,
                 lockout_window_secs: 900,
             },
+            checkout: CheckoutConfig { wait_ms: 3_000, sandbox_slow_ms: 2_000 },
+            testing: TestingConfig::default(),
             events: EventsConfig {
                 max_attempts: 10,
                 retry_base_ms: 500,

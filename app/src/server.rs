@@ -29,6 +29,9 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
     let users = web::Data::from(shop.users.clone());
     let catalog = web::Data::from(shop.catalog.clone());
     let carts = web::Data::from(shop.carts.clone());
+    let orders = web::Data::from(shop.orders.clone());
+    let checkout_wait =
+        web::Data::new(orders::http::CheckoutWait(std::time::Duration::from_millis(shop.settings.checkout.wait_ms)));
     let authenticator = web::Data::new(shop.authenticator());
     let databases = web::Data::new(Databases(shop.databases.clone()));
     let metrics = web::Data::new(MetricsSources::from_relays(&shop.relays, shop.clock.clone()));
@@ -47,6 +50,8 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .app_data(users.clone())
             .app_data(catalog.clone())
             .app_data(carts.clone())
+            .app_data(orders.clone())
+            .app_data(checkout_wait.clone())
             .app_data(authenticator.clone())
             .app_data(databases.clone())
             .app_data(metrics.clone())

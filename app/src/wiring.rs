@@ -9,7 +9,9 @@ use kernel::clock::{Clock, SystemClock};
 use kernel::db::{ContextDatabase, DatabaseSettings, DbError, Location, MigrateFn, provision_postgres};
 use kernel::events::{EventBus, Outbox, Relay, RelayHandle, RelayMetrics, RelaySettings, RetryPolicy};
 use kernel::mail::{FileMailer, Mailer, SmtpMailer};
-use orders::CartService;
+use orchestration::runner::{FaultInjection, RunnerHandle, SagaRunner};
+use orders::payments::SandboxGateway;
+use orders::{CartService, InProcessOrdersApi, OrderService};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -35,6 +37,7 @@ fn migrations_of(context: &str) -> Option<MigrateFn> {
         users::CONTEXT => Some(users::migrate),
         catalog::CONTEXT => Some(catalog::migrate),
         orders::CONTEXT => Some(orders::migrate),
+        orchestration::CONTEXT => Some(orchestration::migrate),
         _ => None,
     }
 }
@@ -61,6 +64,10 @@ pub struct Shop {
     pub catalog: Arc<CatalogService>,
     pub catalog_api: Arc<InProcessCatalogApi>,
     pub carts: Arc<CartService>,
+    pub orders: Arc<OrderService>,
+    pub orders_api: Arc<InProcessOrdersApi>,
+    pub payments: Arc<SandboxGateway>,
+    saga_runner: Mutex<Option<SagaRunner>>,
 }
 
 impl Shop {
@@ -95,6 +102,7 @@ impl Shop {
         let users_db = database_of(users::CONTEXT)?;
         let catalog_db = database_of(catalog::CONTEXT)?;
         let orders_db = database_of(orders::CONTEXT)?;
+        let orchestration_db = database_of(orchestration::CONTEXT)?;
 
         if settings.auth.password_hashing == HashingProfile::InsecureTestOnly {
             tracing::warn!(
@@ -130,9 +138,10 @@ impl Shop {
         };
         let users_outbox = Outbox::new(users::CONTEXT, clock.clone());
         let catalog_outbox = Outbox::new(catalog::CONTEXT, clock.clone());
+        let orders_outbox = Outbox::new(orders::CONTEXT, clock.clone());
         // One relay per context that publishes events.
         let (relays, idle_relays): (Vec<RelayInfo>, Vec<Relay>) =
-            [(&users_db, &users_outbox), (&catalog_db, &catalog_outbox)]
+            [(&users_db, &users_outbox), (&catalog_db, &catalog_outbox), (&orders_db, &orders_outbox)]
                 .into_iter()
                 .map(|(db, outbox)| {
                     let relay =
@@ -160,7 +169,37 @@ impl Shop {
             ImageStore::new(settings.data_dir.join("images")),
         ));
         let catalog_api = Arc::new(InProcessCatalogApi::new(catalog.clone()));
-        let carts = Arc::new(CartService::new(orders_db, clock.clone(), catalog_api.clone()));
+        let carts = Arc::new(CartService::new(orders_db.clone(), clock.clone(), catalog_api.clone()));
+        let payments = Arc::new(SandboxGateway::new(Duration::from_millis(settings.checkout.sandbox_slow_ms)));
+        let orders = Arc::new(OrderService::new(orders_db, clock.clone(), orders_outbox, payments.clone()));
+        let orders_api = Arc::new(InProcessOrdersApi::new(orders.clone()));
+
+        // Orchestration: an OrderPlaced starts a checkout saga (recorded in
+        // orchestration's own inbox), and wakes the runner.
+        let saga_wake = kernel::events::Wake::new();
+        let start_wake = saga_wake.clone();
+        bus.subscribe::<orders_api::events::OrderPlaced, _>(
+            "orchestration.start_checkout",
+            orchestration_db.clone(),
+            move |conn, event, _| {
+                let lines = event
+                    .lines
+                    .iter()
+                    .map(|line| catalog_api::StockLine { product_id: line.product_id, quantity: line.quantity })
+                    .collect();
+                orchestration::runner::start_checkout(conn, event.order_id, lines, chrono::Utc::now().naive_utc())?;
+                start_wake.notify();
+                Ok(())
+            },
+        );
+        let saga_runner = SagaRunner::new(
+            orchestration_db,
+            clock.clone(),
+            catalog_api.clone(),
+            orders_api.clone(),
+            saga_wake,
+            FaultInjection { hang_after_step: settings.testing.saga_hang_after_step.clone() },
+        );
         Ok(Self {
             settings,
             clock,
@@ -173,6 +212,10 @@ impl Shop {
             catalog,
             catalog_api,
             carts,
+            orders,
+            orders_api,
+            payments,
+            saga_runner: Mutex::new(Some(saga_runner)),
         })
     }
 
@@ -203,6 +246,12 @@ impl Shop {
             })
             .ok();
         Sweeper { stop, thread }
+    }
+
+    /// Starts the saga runner (once). Dropping the handle stops it.
+    pub fn start_saga_runner(&self) -> Option<RunnerHandle> {
+        let runner = self.saga_runner.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+        Some(runner.spawn(Duration::from_millis(200)))
     }
 
     /// The database of a context, by name.

@@ -23,6 +23,7 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     relays: Vec<kernel::events::RelayHandle>,
     _sweeper: tienda::wiring::Sweeper,
+    _sagas: Option<orchestration::runner::RunnerHandle>,
     thread: Option<std::thread::JoinHandle<()>>,
     agent: ureq::Agent,
     // Dropped last: the database outlives the server using it.
@@ -104,6 +105,9 @@ impl TestApp {
             ..Settings::default()
         };
         settings.auth.password_hashing = HashingProfile::InsecureTestOnly;
+        // Generous, so a slow CI machine still sees sagas finish within the request.
+        settings.checkout.wait_ms = 15_000;
+        settings.checkout.sandbox_slow_ms = 50;
         settings.database.acquire_timeout_ms = 10_000;
         let postgres = std::env::var(TEST_DATABASE_URL).ok().filter(|url| !url.is_empty()).map(|url| {
             let scratch = ScratchPostgres::create(&url);
@@ -120,6 +124,7 @@ impl TestApp {
         let (sender, receiver) = std::sync::mpsc::channel();
         let relays = shop.start_relays();
         let sweeper = shop.start_sweeper(Duration::from_millis(200));
+        let sagas = shop.start_saga_runner();
         let server_shop = shop.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -137,11 +142,17 @@ impl TestApp {
             handle,
             relays,
             _sweeper: sweeper,
+            _sagas: sagas,
             thread: Some(thread),
             agent,
             _data: data,
             _postgres: postgres,
         }
+    }
+
+    /// Charges the sandbox payment gateway has moved money for.
+    pub fn payments_captured(&self) -> usize {
+        self.shop.payments.captured().len()
     }
 
     /// Environment for running the `tienda` binary against this app's data.

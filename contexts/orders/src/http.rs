@@ -1,11 +1,15 @@
 //! The orders context's HTTP edge (carts so far).
 
 use crate::cart::{CartError, CartOwner, CartService, MAX_QUANTITY, PricedCart};
+use crate::orders::{KeyState, Order, OrderError, OrderService, ShippingAddress};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use kernel::OrderId;
 use kernel::ProductId;
+use kernel::auth::Authenticated;
 use kernel::auth::MaybeAuthenticated;
 use kernel::http::{ApiError, Problem, ValidatedJson, blocking};
+use kernel::http::{FieldErrors, cursor};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -219,6 +223,343 @@ pub async fn clear_cart(
     Ok(HttpResponse::NoContent().finish())
 }
 
+impl From<OrderError> for ApiError {
+    fn from(error: OrderError) -> Self {
+        match error {
+            OrderError::NotFound => ApiError::not_found("order"),
+            OrderError::EmptyCart => ApiError::conflict("cart_empty", "the cart is empty"),
+            OrderError::CartNotReady => ApiError::conflict(
+                "cart_not_ready",
+                "a product in the cart is no longer for sale in that quantity; review the cart",
+            ),
+            OrderError::CartChanged => {
+                ApiError::conflict("cart_changed", "the cart changed during checkout (another checkout took it)")
+            }
+            OrderError::Unavailable(cause) => ApiError::unavailable(cause),
+            OrderError::Api(cause) => ApiError::unavailable(cause),
+            OrderError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// How long checkout waits for the saga before answering 202.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutWait(pub std::time::Duration);
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentBody {
+    /// A card token from the payment provider (sandbox: `tok_visa`, `tok_chargeDeclined`, …).
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    #[validate(required)]
+    pub shipping_address: Option<ShippingAddress>,
+    #[validate(required)]
+    pub payment: Option<PaymentBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderLineBody {
+    pub product_id: kernel::ProductId,
+    pub sku: String,
+    /// As it was at checkout.
+    pub name: String,
+    pub unit_price: MoneyBody,
+    pub quantity: i64,
+    pub line_total: MoneyBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentStatusBody {
+    /// pending, captured, failed, refunded.
+    pub status: String,
+    pub captured: MoneyBody,
+    pub refunded: MoneyBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineBody {
+    pub status: String,
+    pub reason: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderBody {
+    pub id: OrderId,
+    /// pending, confirmed, rejected.
+    pub status: String,
+    pub lines: Vec<OrderLineBody>,
+    pub total: MoneyBody,
+    pub payment: PaymentStatusBody,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejection_reason: Option<String>,
+    pub shipping_address: ShippingAddress,
+    pub timeline: Vec<TimelineBody>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Order> for OrderBody {
+    fn from(order: Order) -> Self {
+        Self {
+            id: order.id,
+            status: order.status,
+            lines: order
+                .lines
+                .into_iter()
+                .map(|l| OrderLineBody {
+                    product_id: l.product_id,
+                    sku: l.sku,
+                    name: l.name,
+                    unit_price: l.unit_price.into(),
+                    quantity: l.quantity,
+                    line_total: l.line_total.into(),
+                })
+                .collect(),
+            total: order.total.into(),
+            payment: PaymentStatusBody {
+                status: order.payment.status,
+                captured: order.payment.captured.into(),
+                refunded: order.payment.refunded.into(),
+            },
+            rejection_reason: order.rejection_reason,
+            shipping_address: order.shipping_address,
+            timeline: order
+                .timeline
+                .into_iter()
+                .map(|t| TimelineBody { status: t.status, reason: t.reason, at: t.at })
+                .collect(),
+            created_at: order.created_at,
+            updated_at: order.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    pub items: Vec<OrderBody>,
+    pub next_cursor: Option<String>,
+}
+
+fn address_errors(errors: &mut FieldErrors, address: &ShippingAddress) {
+    let fields = [
+        ("shipping_address.recipient", &address.recipient, 100),
+        ("shipping_address.line1", &address.line1, 200),
+        ("shipping_address.city", &address.city, 100),
+        ("shipping_address.postal_code", &address.postal_code, 20),
+    ];
+    for (field, value, max) in fields {
+        let value = value.trim();
+        if value.is_empty() {
+            errors.push(field, "required", "must not be empty");
+        } else if value.chars().count() > max || value.chars().any(char::is_control) {
+            errors.push(field, "invalid", format!("at most {max} characters, no control characters"));
+        }
+    }
+    let country = address.country.trim();
+    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
+        errors.push("shipping_address.country", "invalid_country", "an ISO 3166-1 alpha-2 code");
+    }
+}
+
+fn request_hash(body: &CheckoutRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_string(body).unwrap_or_default();
+    Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn stored_response(status: u16, body: String, replayed: bool) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
+    let content_type = if status.is_client_error() { kernel::http::PROBLEM_JSON } else { "application/json" };
+    let mut response = HttpResponse::build(status);
+    response.content_type(content_type);
+    if replayed {
+        response.insert_header((HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true")));
+    }
+    response.body(body)
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/checkout", tag = "orders",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Unique per checkout attempt; a retry with the same key and body gets the same answer")),
+    request_body = CheckoutRequest,
+    responses(
+        (status = 201, description = "The order in its final state (confirmed, or rejected with a reason)", body = OrderBody),
+        (status = 202, description = "The order is still pending; poll its URL", body = OrderBody),
+        (status = 400, description = "No Idempotency-Key, or a malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Empty or changed cart, or the same key still in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or the key was used with another body", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn checkout(
+    req: HttpRequest,
+    carts: web::Data<CartService>,
+    orders: web::Data<OrderService>,
+    wait: web::Data<CheckoutWait>,
+    Authenticated(principal): Authenticated,
+    ValidatedJson(body): ValidatedJson<CheckoutRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|key| !key.is_empty() && key.len() <= 200)
+        .ok_or_else(|| {
+            ApiError::bad_request("missing_idempotency_key", "send an Idempotency-Key header (1–200 characters)")
+        })?
+        .to_owned();
+    let mut errors = FieldErrors::default();
+    if let Some(address) = &body.shipping_address {
+        address_errors(&mut errors, address);
+    }
+    if body.payment.as_ref().is_some_and(|p| p.token.trim().is_empty()) {
+        errors.push("payment.token", "required", "must not be empty");
+    }
+    errors.finish()?;
+    let user = principal.user_id;
+    let hash = request_hash(&body);
+    let orders = orders.into_inner();
+    let claim = {
+        let (orders, key, hash) = (orders.clone(), key.clone(), hash.clone());
+        blocking(move || orders.claim_key(user, &key, &hash)).await?
+    };
+    match claim {
+        KeyState::Done { status, body } => return Ok(stored_response(status, body, true)),
+        KeyState::Mismatch => {
+            return Err(ApiError::invalid_field(
+                "Idempotency-Key",
+                "idempotency_key_reused",
+                "this key was used for a different checkout",
+            ));
+        }
+        KeyState::InFlight => {
+            return Err(ApiError::conflict("idempotency_key_in_flight", "a checkout with this key is still running"));
+        }
+        KeyState::Fresh => {}
+    }
+    let outcome = place_and_wait(&carts.into_inner(), &orders, user, body, wait.0).await;
+    let (status, text) = match &outcome {
+        Ok((status, order)) => (*status, serde_json::to_string(order).unwrap_or_default()),
+        Err(error) if error.status.is_client_error() => {
+            (error.status.as_u16(), serde_json::to_string(&error.problem()).unwrap_or_default())
+        }
+        Err(_) => {
+            // Our failure: forget the key so the client's retry runs again.
+            let (orders, key) = (orders.clone(), key.clone());
+            let _ = blocking(move || orders.release_key(user, &key)).await;
+            return outcome.map(|_| HttpResponse::InternalServerError().finish());
+        }
+    };
+    {
+        let (orders, key, text) = (orders.clone(), key.clone(), text.clone());
+        blocking(move || orders.finish_key(user, &key, status, &text)).await?;
+    }
+    let mut response = stored_response(status, text, false);
+    if let Ok((_, order)) = &outcome
+        && let Ok(location) = HeaderValue::from_str(&format!("/api/v1/orders/{}", order.id))
+    {
+        response.headers_mut().insert(actix_web::http::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+async fn place_and_wait(
+    carts: &std::sync::Arc<CartService>,
+    orders: &std::sync::Arc<OrderService>,
+    user: kernel::UserId,
+    body: CheckoutRequest,
+    wait: std::time::Duration,
+) -> Result<(u16, OrderBody), ApiError> {
+    let owner = CartOwner { customer: Some(user), guest_token: None };
+    let stored = {
+        let (carts, owner) = (carts.clone(), owner.clone());
+        blocking(move || carts.stored(&owner)).await?
+    };
+    let priced = carts.price(stored.clone()).await?;
+    let (address, token) = match (body.shipping_address, body.payment) {
+        (Some(address), Some(payment)) => (address, payment.token),
+        _ => return Err(ApiError::internal("validated fields missing")),
+    };
+    let placed = {
+        let orders = orders.clone();
+        blocking(move || orders.place(user, &stored.id, &priced, address, token)).await?
+    };
+    let deadline = std::time::Instant::now() + wait;
+    let mut order = placed;
+    while !order.is_final() && std::time::Instant::now() < deadline {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (orders, id) = (orders.clone(), order.id);
+        order = blocking(move || orders.order(id)).await?;
+    }
+    Ok((if order.is_final() { 201 } else { 202 }, OrderBody::from(order)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderListQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/orders", tag = "orders",
+    security(("bearer" = [])),
+    params(OrderListQuery),
+    responses(
+        (status = 200, description = "The caller's orders, newest first", body = OrderList),
+        (status = 400, description = "Invalid cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_orders(
+    orders: web::Data<OrderService>,
+    Authenticated(principal): Authenticated,
+    query: web::Query<OrderListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = cursor::limit(query.limit)? as i64;
+    let before = match &query.cursor {
+        Some(text) => Some(
+            OrderId::parse(&cursor::decode(text)?)
+                .map_err(|_| ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued"))?,
+        ),
+        None => None,
+    };
+    let orders = orders.into_inner();
+    let (items, more) = blocking(move || orders.history_of(principal.user_id, before, limit)).await?;
+    let next_cursor = if more { items.last().map(|o| cursor::encode(&o.id.to_string())) } else { None };
+    Ok(HttpResponse::Ok().json(OrderList { items: items.into_iter().map(OrderBody::from).collect(), next_cursor }))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/orders/{id}", tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = OrderId, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order with its lines, payment and timeline", body = OrderBody),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order of the caller's", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_order(
+    orders: web::Data<OrderService>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<OrderId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let orders = orders.into_inner();
+    let order = blocking(move || orders.order_of(principal.user_id, id)).await?;
+    Ok(HttpResponse::Ok().json(OrderBody::from(order)))
+}
+
 /// Mounts the orders context's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/cart").route(web::get().to(get_cart)).route(web::delete().to(clear_cart)))
@@ -226,12 +567,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/api/v1/cart/items/{product_id}")
                 .route(web::put().to(set_item))
                 .route(web::delete().to(remove_item)),
-        );
+        )
+        .service(web::resource("/api/v1/checkout").route(web::post().to(checkout)))
+        .service(web::resource("/api/v1/orders").route(web::get().to(list_orders)))
+        .service(web::resource("/api/v1/orders/{id}").route(web::get().to(get_order)));
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(get_cart, set_item, remove_item, clear_cart),
-    tags((name = "cart", description = "Carts for customers and guests (X-Cart-Token)"))
+    paths(get_cart, set_item, remove_item, clear_cart, checkout, list_orders, get_order),
+    tags(
+        (name = "cart", description = "Carts for customers and guests (X-Cart-Token)"),
+        (name = "orders", description = "Checkout and order history"),
+    )
 )]
 pub struct OrdersOpenApi;

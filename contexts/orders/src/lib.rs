@@ -6,6 +6,7 @@
 //! next (see `docs/MIGRATION.md`). It reads products only through
 //! `catalog-api`.
 
+pub mod api_impl;
 pub mod cart;
 pub mod http;
 pub mod orders;
@@ -15,8 +16,10 @@ mod schema;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use kernel::db::{DbConn, DbError};
 
+pub use api_impl::InProcessOrdersApi;
 pub use cart::{CartError, CartService};
 pub use http::{OrdersOpenApi, configure};
+pub use orders::OrderService;
 
 /// The context's name: its database file, its PostgreSQL schema and role.
 pub const CONTEXT: &str = "orders";

@@ -1,0 +1,48 @@
+//! The in-process implementation of the published `OrdersApi`.
+
+use crate::orders::OrderService;
+use kernel::{Money, OrderId};
+use orders_api::{ChargeOutcome, OrdersApi, OrdersApiError};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct InProcessOrdersApi {
+    service: Arc<OrderService>,
+}
+
+impl InProcessOrdersApi {
+    pub fn new(service: Arc<OrderService>) -> Self {
+        Self { service }
+    }
+}
+
+async fn run<T, F>(work: F) -> Result<T, OrdersApiError>
+where
+    F: FnOnce() -> Result<T, OrdersApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    actix_web::web::block(work).await.map_err(|error| OrdersApiError::Transient(error.to_string()))?
+}
+
+#[async_trait::async_trait]
+impl OrdersApi for InProcessOrdersApi {
+    async fn charge(&self, order_id: OrderId) -> Result<ChargeOutcome, OrdersApiError> {
+        let service = self.service.clone();
+        run(move || service.charge(order_id)).await
+    }
+
+    async fn refund(&self, order_id: OrderId) -> Result<Money, OrdersApiError> {
+        let service = self.service.clone();
+        run(move || service.refund(order_id)).await
+    }
+
+    async fn confirm(&self, order_id: OrderId) -> Result<(), OrdersApiError> {
+        let service = self.service.clone();
+        run(move || service.confirm(order_id)).await
+    }
+
+    async fn reject(&self, order_id: OrderId, reason: String) -> Result<(), OrdersApiError> {
+        let service = self.service.clone();
+        run(move || service.reject(order_id, &reason)).await
+    }
+}

@@ -1,0 +1,199 @@
+//! Checkout through the real app: the cart becomes an order, the checkout
+//! saga reserves, charges, commits and confirms — or compensates and rejects
+//! — and the invariants hold: no overselling, stock conserved, no charge for
+//! a rejected order, one charge per confirmed order, one order per key.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Reply, TestApp, unique_email};
+
+fn product(app: &TestApp, admin: &str, sku: &str, price: i64, stock: i64) -> String {
+    let reply = app.post(
+        "/api/v1/catalog/products",
+        Some(admin),
+        json!({"sku": sku, "name": format!("Item {sku}"), "price": {"amount": price, "currency": "EUR"}, "stock": stock}),
+    );
+    reply.expect(201);
+    reply.json()["id"].as_str().expect("id").to_owned()
+}
+
+fn body(token: &str) -> Value {
+    json!({
+        "shipping_address": {"recipient": "Ana García", "line1": "Gran Vía 1", "city": "Madrid", "postal_code": "28013", "country": "ES"},
+        "payment": {"token": token}
+    })
+}
+
+fn checkout(app: &TestApp, access: &str, key: Option<&str>, body: &Value) -> Reply {
+    let mut request =
+        ureq::post(&format!("{}/api/v1/checkout", app.base_url)).set("Authorization", &format!("Bearer {access}"));
+    if let Some(key) = key {
+        request = request.set("Idempotency-Key", key);
+    }
+    let response = match request.send_json(body.clone()) {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+        Err(error) => panic!("{error}"),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|name| response.header(&name).map(|v| (name.clone(), v.to_owned())))
+        .collect();
+    Reply { status, headers, text: response.into_string().unwrap_or_default() }
+}
+
+fn stock(app: &TestApp, admin: &str, id: &str) -> (i64, i64) {
+    let body = app.get(&format!("/api/v1/catalog/products/{id}/stock"), Some(admin)).json();
+    (body["on_hand"].as_i64().unwrap_or(-1), body["reserved"].as_i64().unwrap_or(-1))
+}
+
+#[test]
+fn a_paid_checkout_confirms_the_order_and_takes_the_stock() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("ops"));
+    let lamp = product(&app, &admin.access, "LAMP-C", 2500, 10);
+    let customer = app.customer(&unique_email("buyer"));
+    app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 2})))
+        .expect(200);
+
+    let first = checkout(&app, &customer.access, Some("key-1"), &body("tok_visa"));
+    first.expect(201);
+    let order = first.json();
+    assert_eq!(order["status"], "confirmed", "{}", first.text);
+    assert_eq!(order["total"], json!({"amount": 5000, "currency": "EUR"}));
+    assert_eq!(order["payment"]["status"], "captured");
+    assert_eq!(order["lines"][0]["name"], "Item LAMP-C");
+    let id = order["id"].as_str().expect("id").to_owned();
+    assert_eq!(first.header("location").map(str::to_owned), Some(format!("/api/v1/orders/{id}")));
+    assert_eq!(stock(&app, &admin.access, &lamp), (8, 0));
+    assert_eq!(app.get("/api/v1/cart", Some(&customer.access)).json()["lines"], json!([]));
+    let timeline: Vec<&str> =
+        order["timeline"].as_array().expect("timeline").iter().map(|t| t["status"].as_str().unwrap_or("")).collect();
+    assert_eq!(timeline, vec!["pending", "confirmed"]);
+
+    // The same key and body: the same answer, replayed, and nothing new.
+    let replay = checkout(&app, &customer.access, Some("key-1"), &body("tok_visa"));
+    replay.expect(201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.json()["id"], order["id"]);
+    let reused = checkout(&app, &customer.access, Some("key-1"), &body("tok_chargeDeclined"));
+    reused.expect(422);
+    assert_eq!(reused.field_errors(), vec![("Idempotency-Key".to_owned(), "idempotency_key_reused".to_owned())]);
+    assert_eq!(app.payments_captured(), 1, "one charge");
+
+    let list = app.get("/api/v1/orders", Some(&customer.access)).json();
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    app.get(&format!("/api/v1/orders/{id}"), Some(&customer.access)).expect(200);
+    let stranger = app.customer(&unique_email("stranger"));
+    app.get(&format!("/api/v1/orders/{id}"), Some(&stranger.access)).expect(404);
+    app.get("/api/v1/orders", None).expect(401);
+}
+
+#[test]
+fn checkout_mistakes_are_problems() {
+    let app = TestApp::spawn();
+    let customer = app.customer(&unique_email("oops"));
+    checkout(&app, &customer.access, None, &body("tok_visa")).expect(400);
+    let empty = checkout(&app, &customer.access, Some("k"), &body("tok_visa"));
+    empty.expect(409);
+    assert_eq!(empty.problem_code(), "cart_empty");
+    let invalid = checkout(
+        &app,
+        &customer.access,
+        Some("k2"),
+        &json!({"shipping_address": {"recipient": "", "line1": "x", "city": "y", "postal_code": "1", "country": "Spain"}, "payment": {"token": "tok_visa"}}),
+    );
+    invalid.expect(422);
+    let fields: Vec<String> = invalid.field_errors().into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, vec!["shipping_address.recipient", "shipping_address.country"]);
+    checkout(&app, &customer.access, Some("k3"), &json!({"payment": {"token": "tok_visa"}})).expect(422);
+    let unauthenticated = ureq::post(&format!("{}/api/v1/checkout", app.base_url))
+        .set("Idempotency-Key", "k")
+        .send_json(body("tok_visa"));
+    assert!(matches!(unauthenticated, Err(ureq::Error::Status(401, _))));
+}
+
+#[test]
+fn a_declined_card_releases_the_stock_and_rejects_the_order() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("ops"));
+    let lamp = product(&app, &admin.access, "LAMP-D", 2500, 5);
+    let customer = app.customer(&unique_email("declined"));
+    app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 3})))
+        .expect(200);
+    let reply = checkout(&app, &customer.access, Some("d1"), &body("tok_chargeDeclined"));
+    reply.expect(201);
+    let order = reply.json();
+    assert_eq!(
+        (order["status"].clone(), order["rejection_reason"].clone()),
+        (json!("rejected"), json!("payment_declined"))
+    );
+    assert_eq!(order["payment"]["captured"]["amount"], 0);
+    assert_eq!(stock(&app, &admin.access, &lamp), (5, 0), "the reservation was released");
+    assert_eq!(app.payments_captured(), 0);
+}
+
+#[test]
+fn a_payment_that_keeps_failing_is_given_up_and_rejected() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("ops"));
+    let lamp = product(&app, &admin.access, "LAMP-E", 1000, 5);
+    let customer = app.customer(&unique_email("flaky"));
+    app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 1})))
+        .expect(200);
+    let reply = checkout(&app, &customer.access, Some("e1"), &body("tok_processingError"));
+    reply.expect(201);
+    assert_eq!(reply.json()["rejection_reason"], "payment_failed");
+    assert_eq!(stock(&app, &admin.access, &lamp), (5, 0));
+}
+
+#[test]
+fn concurrent_checkouts_for_the_last_units_never_oversell() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("ops"));
+    let lamp = product(&app, &admin.access, "LAMP-F", 1500, 5);
+    let customers: Vec<_> = (0..20).map(|n| app.customer(&unique_email(&format!("racer{n}")))).collect();
+    for customer in &customers {
+        app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 1})))
+            .expect(200);
+    }
+    let replies: Vec<Reply> = std::thread::scope(|scope| {
+        let handles: Vec<_> = customers
+            .iter()
+            .enumerate()
+            .map(|(n, customer)| {
+                let app = &app;
+                scope.spawn(move || checkout(app, &customer.access, Some(&format!("race-{n}")), &body("tok_visa")))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    let mut confirmed = 0;
+    for reply in &replies {
+        match reply.status {
+            201 => {
+                let order = reply.json();
+                match order["status"].as_str() {
+                    Some("confirmed") => {
+                        confirmed += 1;
+                        assert_eq!(order["payment"]["status"], "captured");
+                    }
+                    Some("rejected") => {
+                        assert_eq!(order["rejection_reason"], "out_of_stock", "{}", reply.text);
+                        assert_eq!(order["payment"]["captured"]["amount"], 0, "no charge for a rejected order");
+                    }
+                    other => panic!("unexpected status {other:?}: {}", reply.text),
+                }
+            }
+            // The cart check saw the stock already gone.
+            409 => assert_eq!(reply.problem_code(), "cart_not_ready", "{}", reply.text),
+            other => panic!("unexpected {other}: {}", reply.text),
+        }
+    }
+    assert_eq!(confirmed, 5, "exactly the five units were sold");
+    let (on_hand, reserved) = stock(&app, &admin.access, &lamp);
+    assert_eq!((on_hand, reserved), (0, 0), "stock conserved: 5 on hand = 5 sold");
+    assert_eq!(app.payments_captured(), 5, "one charge per confirmed order");
+}
