@@ -100,7 +100,11 @@ pub struct SagaRunner {
     orders: Arc<dyn OrdersApi>,
     wake: Wake,
     fault: FaultInjection,
+    step_timeout: Duration,
 }
+
+/// A step that has not answered after this long is retried.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl SagaRunner {
     pub fn new(
@@ -111,7 +115,11 @@ impl SagaRunner {
         wake: Wake,
         fault: FaultInjection,
     ) -> Self {
-        Self { db, clock, catalog, orders, wake, fault }
+        Self { db, clock, catalog, orders, wake, fault, step_timeout: STEP_TIMEOUT }
+    }
+
+    pub fn with_step_timeout(self, step_timeout: Duration) -> Self {
+        Self { step_timeout, ..self }
     }
 
     fn due(&self, conn: &mut DbConn) -> QueryResult<Vec<SagaRow>> {
@@ -151,8 +159,11 @@ impl SagaRunner {
                 return Ok(false);
             }
         };
-        let mut transition =
-            checkout::run_step(step, order_id, &data, self.catalog.as_ref(), self.orders.as_ref()).await;
+        let call = checkout::run_step(step, order_id, &data, self.catalog.as_ref(), self.orders.as_ref());
+        let mut transition = match actix_web::rt::time::timeout(self.step_timeout, call).await {
+            Ok(transition) => transition,
+            Err(_) => Transition::Retry(format!("the {} step timed out after {:?}", step.name(), self.step_timeout)),
+        };
         if matches!(transition, Transition::Retry(_)) && saga.attempts + 1 >= MAX_ATTEMPTS {
             let given_up = checkout::give_up(step);
             if !matches!(given_up, Transition::Retry(_)) {
