@@ -197,3 +197,100 @@ fn concurrent_checkouts_for_the_last_units_never_oversell() {
     assert_eq!((on_hand, reserved), (0, 0), "stock conserved: 5 on hand = 5 sold");
     assert_eq!(app.payments_captured(), 5, "one charge per confirmed order");
 }
+
+#[test]
+fn admins_ship_and_deliver_in_order_and_erasure_strips_addresses() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("ops"));
+    let lamp = product(&app, &admin.access, "LAMP-G", 1000, 5);
+    let customer = app.customer(&unique_email("shipped"));
+    app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 1})))
+        .expect(200);
+    let order = checkout(&app, &customer.access, Some("g1"), &body("tok_visa")).json();
+    let id = order["id"].as_str().expect("id").to_owned();
+    let ship = format!("/api/v1/admin/orders/{id}/ship");
+    let deliver = format!("/api/v1/admin/orders/{id}/deliver");
+
+    app.post(&ship, Some(&customer.access), json!({})).expect(403);
+    let early = app.post(&deliver, Some(&admin.access), json!({}));
+    early.expect(409);
+    assert_eq!(early.problem_code(), "illegal_transition");
+    app.post(&ship, Some(&admin.access), json!({})).expect(200);
+    app.post(&ship, Some(&admin.access), json!({})).expect(409);
+    let delivered = app.post(&deliver, Some(&admin.access), json!({}));
+    delivered.expect(200);
+    let delivered = delivered.json();
+    let timeline: Vec<&str> = delivered["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|t| t["status"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(timeline, vec!["pending", "confirmed", "shipped", "delivered"]);
+    app.post(&format!("/api/v1/admin/orders/{}/ship", uuid::Uuid::now_v7()), Some(&admin.access), json!({}))
+        .expect(404);
+
+    // The customer erases their account: the order stays, its address does not.
+    app.delete("/api/v1/users/me", Some(&customer.access)).expect(204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let order = app.shop.orders.order(kernel::OrderId::parse(&id).expect("id")).expect("order kept");
+        if order.shipping_address.recipient == "(erased)" {
+            assert_eq!(order.total.amount, 1000, "the figures stay for accounting");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the address was never anonymised");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn operators_see_sagas_and_their_step_logs() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("ops"));
+    let lamp = product(&app, &admin.access, "LAMP-H", 1000, 5);
+    let customer = app.customer(&unique_email("watched"));
+    app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 1})))
+        .expect(200);
+    let order = checkout(&app, &customer.access, Some("h1"), &body("tok_chargeDeclined")).json();
+
+    app.get("/api/v1/admin/sagas", Some(&customer.access)).expect(403);
+    app.get("/api/v1/admin/sagas", None).expect(401);
+    app.get("/api/v1/admin/sagas?state=sleeping", Some(&admin.access)).expect(422);
+    let failed = app.get("/api/v1/admin/sagas?state=failed", Some(&admin.access));
+    failed.expect(200);
+    let items = failed.json()["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["order_id"], order["id"]);
+    let saga_id = items[0]["id"].as_str().expect("id").to_owned();
+    let detail = app.get(&format!("/api/v1/admin/sagas/{saga_id}"), Some(&admin.access));
+    detail.expect(200);
+    let steps: Vec<(String, String)> = detail.json()["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap_or("").to_owned(), s["outcome"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("reserve".to_owned(), "ok".to_owned()),
+            ("charge".to_owned(), "failed".to_owned()),
+            ("release".to_owned(), "ok".to_owned()),
+            ("reject".to_owned(), "ok".to_owned())
+        ]
+    );
+    app.get(&format!("/api/v1/admin/sagas/{}", uuid::Uuid::now_v7()), Some(&admin.access)).expect(404);
+    assert_eq!(app.get("/api/v1/admin/sagas?state=running", Some(&admin.access)).json()["items"], json!([]));
+
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_tienda"));
+    cli.args(["sagas", "--state", "failed"])
+        .env("TIENDA_AUTH__PASSWORD_HASHING", "insecure-test-only")
+        .env_remove("DATABASE_URL");
+    for (key, value) in app.cli_env() {
+        cli.env(key, value);
+    }
+    let output = cli.output().expect("tienda sagas");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&saga_id));
+}

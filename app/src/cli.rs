@@ -38,6 +38,14 @@ pub enum Command {
         #[arg(long)]
         products: Option<usize>,
     },
+    /// List sagas (newest first) with their state and current step.
+    Sagas {
+        /// Only sagas in this state: running, compensating, completed, failed.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
     /// Events: list dead letters, replay one.
     Events {
         #[command(subcommand)]
@@ -96,6 +104,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Err(error) => fail(&error),
         },
         Command::Events { command } => events(settings, command),
+        Command::Sagas { state, limit } => sagas(settings, state, limit),
         Command::Seed { demo, products } => seed(settings, demo, products),
         Command::Admin { command: AdminCommand::Create { email, display_name } } => {
             create_admin(settings, &email, &display_name)
@@ -257,6 +266,43 @@ fn seed(settings: Settings, demo: bool, products: Option<usize>) -> ExitCode {
     match result {
         Ok(n) => {
             println!("seeded {n} products in {:.1} s", started.elapsed().as_secs_f64());
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error),
+    }
+}
+
+fn sagas(settings: Settings, state: Option<String>, limit: i64) -> ExitCode {
+    let shop = match Shop::assemble(settings).and_then(|shop| shop.migrate().map(|_| shop)) {
+        Ok(shop) => shop,
+        Err(error) => return fail(&error),
+    };
+    let rows = shop.sagas_db.conn().map_err(|e| e.to_string()).and_then(|mut conn| {
+        orchestration::runner::list_sagas(&mut conn, state.as_deref(), None, limit.clamp(1, 1000))
+            .map_err(|e| e.to_string())
+    });
+    match rows {
+        Ok(rows) if rows.is_empty() => {
+            println!("no sagas");
+            ExitCode::SUCCESS
+        }
+        Ok(rows) => {
+            println!(
+                "{:<36} {:<9} {:<36} {:<12} {:<8} {:>8}  last error",
+                "saga", "kind", "order", "state", "step", "attempts"
+            );
+            for row in rows {
+                println!(
+                    "{:<36} {:<9} {:<36} {:<12} {:<8} {:>8}  {}",
+                    row.id,
+                    row.kind,
+                    row.order_id,
+                    row.state,
+                    row.step,
+                    row.attempts,
+                    row.last_error.unwrap_or_default()
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(error) => fail(&error),

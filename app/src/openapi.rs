@@ -32,6 +32,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     doc.merge(users::UsersOpenApi::openapi());
     doc.merge(catalog::CatalogOpenApi::openapi());
     doc.merge(orders::OrdersOpenApi::openapi());
+    doc.merge(orchestration::http::OrchestrationOpenApi::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

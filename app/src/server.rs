@@ -30,6 +30,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
     let catalog = web::Data::from(shop.catalog.clone());
     let carts = web::Data::from(shop.carts.clone());
     let orders = web::Data::from(shop.orders.clone());
+    let sagas = web::Data::new(orchestration::http::SagaAdmin(shop.sagas_db.clone()));
     let checkout_wait =
         web::Data::new(orders::http::CheckoutWait(std::time::Duration::from_millis(shop.settings.checkout.wait_ms)));
     let authenticator = web::Data::new(shop.authenticator());
@@ -51,6 +52,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .app_data(catalog.clone())
             .app_data(carts.clone())
             .app_data(orders.clone())
+            .app_data(sagas.clone())
             .app_data(checkout_wait.clone())
             .app_data(authenticator.clone())
             .app_data(databases.clone())
@@ -77,6 +79,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .configure(users::configure)
             .configure(catalog::configure)
             .configure(orders::configure)
+            .configure(orchestration::http::configure)
             .configure(crate::events_admin::configure)
             .default_service(web::to(route_not_found))
     })

@@ -68,6 +68,7 @@ pub struct Shop {
     pub orders_api: Arc<InProcessOrdersApi>,
     pub payments: Arc<SandboxGateway>,
     saga_runner: Mutex<Option<SagaRunner>>,
+    pub sagas_db: ContextDatabase,
 }
 
 impl Shop {
@@ -192,8 +193,18 @@ impl Shop {
                 Ok(())
             },
         );
+        // Orders: an erased customer's orders keep their figures, not their addresses.
+        let anonymiser = orders.clone();
+        bus.subscribe::<users_api::events::UserErased, _>(
+            "orders.anonymise_addresses",
+            orders.database().clone(),
+            move |conn, event, _| {
+                anonymiser.anonymise_orders_of(conn, event.user_id)?;
+                Ok(())
+            },
+        );
         let saga_runner = SagaRunner::new(
-            orchestration_db,
+            orchestration_db.clone(),
             clock.clone(),
             catalog_api.clone(),
             orders_api.clone(),
@@ -216,6 +227,7 @@ impl Shop {
             orders_api,
             payments,
             saga_runner: Mutex::new(Some(saga_runner)),
+            sagas_db: orchestration_db,
         })
     }
 

@@ -7,6 +7,7 @@
 //! compensations refund → release → reject).
 
 pub mod checkout;
+pub mod http;
 pub mod runner;
 mod schema;
 

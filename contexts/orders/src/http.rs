@@ -237,6 +237,9 @@ impl From<OrderError> for ApiError {
             }
             OrderError::Unavailable(cause) => ApiError::unavailable(cause),
             OrderError::Api(cause) => ApiError::unavailable(cause),
+            OrderError::IllegalTransition { from, to } => {
+                ApiError::conflict("illegal_transition", format!("the order is {from}; it cannot become {to}"))
+            }
             OrderError::Internal(cause) => ApiError::internal(cause),
         }
     }
@@ -560,6 +563,58 @@ pub async fn get_order(
     Ok(HttpResponse::Ok().json(OrderBody::from(order)))
 }
 
+async fn fulfil(
+    orders: web::Data<OrderService>,
+    principal: kernel::auth::Principal,
+    id: OrderId,
+    to: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_role(&[kernel::auth::Role::Admin])?;
+    let orders = orders.into_inner();
+    let order = blocking(move || orders.advance_fulfilment(id, to)).await?;
+    Ok(HttpResponse::Ok().json(OrderBody::from(order)))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/orders/{id}/ship", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = OrderId, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "Shipped", body = OrderBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ship(
+    orders: web::Data<OrderService>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<OrderId>,
+) -> Result<HttpResponse, ApiError> {
+    fulfil(orders, principal, path.into_inner(), "shipped").await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/orders/{id}/deliver", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = OrderId, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "Delivered", body = OrderBody),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not shipped", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn deliver(
+    orders: web::Data<OrderService>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<OrderId>,
+) -> Result<HttpResponse, ApiError> {
+    fulfil(orders, principal, path.into_inner(), "delivered").await
+}
+
 /// Mounts the orders context's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/cart").route(web::get().to(get_cart)).route(web::delete().to(clear_cart)))
@@ -570,12 +625,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/api/v1/checkout").route(web::post().to(checkout)))
         .service(web::resource("/api/v1/orders").route(web::get().to(list_orders)))
-        .service(web::resource("/api/v1/orders/{id}").route(web::get().to(get_order)));
+        .service(web::resource("/api/v1/orders/{id}").route(web::get().to(get_order)))
+        .service(web::resource("/api/v1/admin/orders/{id}/ship").route(web::post().to(ship)))
+        .service(web::resource("/api/v1/admin/orders/{id}/deliver").route(web::post().to(deliver)));
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(get_cart, set_item, remove_item, clear_cart, checkout, list_orders, get_order),
+    paths(get_cart, set_item, remove_item, clear_cart, checkout, list_orders, get_order, ship, deliver),
     tags(
         (name = "cart", description = "Carts for customers and guests (X-Cart-Token)"),
         (name = "orders", description = "Checkout and order history"),

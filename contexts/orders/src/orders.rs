@@ -11,7 +11,10 @@ use diesel::prelude::*;
 use kernel::db::{ContextDatabase, DbConn, DbError};
 use kernel::events::Outbox;
 use kernel::{Clock, Currency, Money, OrderId, ProductId, UserId};
-use orders_api::events::{OrderConfirmed, OrderPlaced, OrderRejected, PaymentCaptured, PaymentRefunded, PlacedLine};
+use orders_api::events::{
+    OrderConfirmed, OrderDelivered, OrderPlaced, OrderRejected, OrderShipped, PaymentCaptured, PaymentRefunded,
+    PlacedLine,
+};
 use orders_api::{ChargeOutcome, OrdersApiError};
 use std::sync::Arc;
 
@@ -29,6 +32,8 @@ pub enum OrderError {
     Unavailable(DbError),
     #[error(transparent)]
     Api(OrdersApiError),
+    #[error("the order is {from}; it cannot become {to}")]
+    IllegalTransition { from: String, to: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -139,6 +144,10 @@ impl OrderService {
 
     fn now(&self) -> NaiveDateTime {
         self.clock.now().naive_utc()
+    }
+
+    pub fn database(&self) -> &ContextDatabase {
+        &self.db
     }
 
     // ----- idempotency keys -----
@@ -539,6 +548,55 @@ impl OrderService {
                 Ok::<_, OrderError>(())
             })
             .map_err(OrderError::into_api)
+    }
+
+    /// Confirmed → shipped → delivered, by an operator.
+    pub fn advance_fulfilment(&self, id: OrderId, to: &str) -> Result<Order, OrderError> {
+        let from_required = match to {
+            "shipped" => "confirmed",
+            "delivered" => "shipped",
+            other => return Err(OrderError::Internal(format!("no fulfilment status {other}"))),
+        };
+        let mut conn = self.db.conn()?;
+        self.outbox.transaction(&mut conn, |conn| {
+            let (from, user): (String, String) = orders::table
+                .find(id.to_string())
+                .select((orders::status, orders::user_id))
+                .first(conn)
+                .optional()?
+                .ok_or(OrderError::NotFound)?;
+            if from != from_required {
+                return Err(OrderError::IllegalTransition { from, to: to.to_owned() });
+            }
+            let user_id = UserId::parse(&user).map_err(|_| OrderError::Internal("stored user id".into()))?;
+            diesel::update(orders::table.find(id.to_string()))
+                .set((orders::status.eq(to), orders::updated_at.eq(self.now())))
+                .execute(conn)?;
+            self.history(conn, id, to, None)?;
+            if to == "shipped" {
+                self.outbox.record(conn, &OrderShipped { order_id: id, user_id })?;
+            } else {
+                self.outbox.record(conn, &OrderDelivered { order_id: id, user_id })?;
+            }
+            self.load(conn, id)
+        })
+    }
+
+    /// Strips personal data from a user's orders (kept for accounting):
+    /// the shipping address becomes a placeholder.
+    pub fn anonymise_orders_of(&self, conn: &mut DbConn, user: UserId) -> QueryResult<usize> {
+        let erased = ShippingAddress {
+            recipient: "(erased)".into(),
+            line1: "(erased)".into(),
+            line2: None,
+            city: "(erased)".into(),
+            postal_code: "(erased)".into(),
+            country: "ZZ".into(),
+        };
+        let text = serde_json::to_string(&erased).unwrap_or_default();
+        diesel::update(orders::table.filter(orders::user_id.eq(user.to_string())))
+            .set(orders::shipping_address.eq(text))
+            .execute(conn)
     }
 
     pub fn confirm(&self, id: OrderId) -> Result<(), OrdersApiError> {

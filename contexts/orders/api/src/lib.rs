@@ -109,6 +109,29 @@ pub mod events {
         pub amount: Money,
     }
 
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct OrderShipped {
+        pub order_id: OrderId,
+        pub user_id: UserId,
+    }
+
+    impl Event for OrderShipped {
+        const NAME: &'static str = "orders.OrderShipped";
+        const VERSION: u32 = 1;
+    }
+
+    /// Support listens for this: only delivered orders can be returned.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct OrderDelivered {
+        pub order_id: OrderId,
+        pub user_id: UserId,
+    }
+
+    impl Event for OrderDelivered {
+        const NAME: &'static str = "orders.OrderDelivered";
+        const VERSION: u32 = 1;
+    }
+
     impl Event for PaymentRefunded {
         const NAME: &'static str = "orders.PaymentRefunded";
         const VERSION: u32 = 1;
