@@ -294,3 +294,45 @@ fn operators_see_sagas_and_their_step_logs() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains(&saga_id));
 }
+
+#[test]
+fn cancelling_before_shipping_refunds_and_restocks() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("ops"));
+    let lamp = product(&app, &admin.access, "LAMP-K", 1000, 5);
+    let customer = app.customer(&unique_email("changed-mind"));
+    let mut ids = Vec::new();
+    for key in ["k1", "k2"] {
+        app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 2})))
+            .expect(200);
+        let order = checkout(&app, &customer.access, Some(key), &body("tok_visa")).json();
+        assert_eq!(order["status"], "confirmed");
+        ids.push(order["id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(stock(&app, &admin.access, &lamp), (1, 0));
+
+    let stranger = app.customer(&unique_email("stranger"));
+    app.post(&format!("/api/v1/orders/{}/cancel", ids[0]), Some(&stranger.access), json!({})).expect(404);
+    let cancelling = app.post(&format!("/api/v1/orders/{}/cancel", ids[0]), Some(&customer.access), json!({}));
+    cancelling.expect(202);
+    assert_eq!(cancelling.json()["status"], "cancelling");
+    app.post(&format!("/api/v1/orders/{}/cancel", ids[0]), Some(&customer.access), json!({})).expect(409);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let order = loop {
+        let order = app.get(&format!("/api/v1/orders/{}", ids[0]), Some(&customer.access)).json();
+        if order["status"] == "cancelled" {
+            break order;
+        }
+        assert!(std::time::Instant::now() < deadline, "never cancelled: {order}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(order["payment"]["status"], "refunded");
+    assert_eq!(order["payment"]["refunded"]["amount"], 2000);
+    assert_eq!(stock(&app, &admin.access, &lamp), (3, 0), "the two units are back");
+
+    // A shipped order can no longer be cancelled.
+    app.post(&format!("/api/v1/admin/orders/{}/ship", ids[1]), Some(&admin.access), json!({})).expect(200);
+    let late = app.post(&format!("/api/v1/orders/{}/cancel", ids[1]), Some(&customer.access), json!({}));
+    late.expect(409);
+    assert_eq!(late.problem_code(), "illegal_transition");
+}

@@ -193,6 +193,21 @@ impl Shop {
                 Ok(())
             },
         );
+        let cancel_wake = saga_wake.clone();
+        bus.subscribe::<orders_api::events::CancellationRequested, _>(
+            "orchestration.start_cancellation",
+            orchestration_db.clone(),
+            move |conn, event, _| {
+                let lines = event
+                    .lines
+                    .iter()
+                    .map(|line| catalog_api::StockLine { product_id: line.product_id, quantity: line.quantity })
+                    .collect();
+                orchestration::runner::start_cancellation(conn, event.order_id, lines, chrono::Utc::now().naive_utc())?;
+                cancel_wake.notify();
+                Ok(())
+            },
+        );
         // Orders: an erased customer's orders keep their figures, not their addresses.
         let anonymiser = orders.clone();
         bus.subscribe::<users_api::events::UserErased, _>(

@@ -836,6 +836,8 @@ impl CatalogService {
         Ok(released)
     }
 
+    /// Returns units to stock. Idempotent per (product, reason): name the
+    /// cause in the reason (`order <id> cancelled`).
     pub fn restock(&self, lines: &[StockLine], reason: &str) -> Result<(), CatalogError> {
         let now = db_time(self.clock.now());
         let mut summed: BTreeMap<String, i64> = BTreeMap::new();
@@ -848,6 +850,11 @@ impl CatalogService {
         let mut conn = self.conn()?;
         self.outbox.transaction(&mut conn, |conn| {
             for (product_id, quantity) in &summed {
+                // The reason names what is restocked (a return, a cancelled
+                // order): the same restock asked twice is applied once.
+                if store::adjustment_exists(conn, product_id, reason)? {
+                    continue;
+                }
                 if !store::adjust_on_hand(conn, product_id, *quantity, now)? {
                     let id = ProductId::parse(product_id).map_err(|_| CatalogError::Internal("id".into()))?;
                     return Err(StockError::UnknownProduct(id).into());

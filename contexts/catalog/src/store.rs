@@ -244,6 +244,17 @@ pub fn insert_adjustment(conn: &mut DbConn, row: &AdjustmentRow) -> QueryResult<
     diesel::insert_into(stock_adjustments::table).values(row).execute(conn).map(|_| ())
 }
 
+/// Whether an adjustment with exactly this reason exists for the product
+/// (restocks keyed by order are applied once).
+pub fn adjustment_exists(conn: &mut DbConn, product_id: &str, reason: &str) -> QueryResult<bool> {
+    let count: i64 = stock_adjustments::table
+        .filter(stock_adjustments::product_id.eq(product_id))
+        .filter(stock_adjustments::reason.eq(reason))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
 pub fn adjustments_of(conn: &mut DbConn, product_id: &str) -> QueryResult<Vec<AdjustmentRow>> {
     stock_adjustments::table
         .filter(stock_adjustments::product_id.eq(product_id))

@@ -232,3 +232,16 @@ fn every_change_publishes_its_events_through_the_outbox() {
         );
     }
 }
+
+#[test]
+fn a_restock_for_the_same_reason_is_applied_once() {
+    for c in catalogs() {
+        let product = c.product("RESTOCK", "Restock", "", 1000, 1, None);
+        let reason = format!("order {} cancelled", OrderId::new());
+        c.service.restock(&[line(&product, 2)], &reason).expect("restock");
+        c.service.restock(&[line(&product, 2)], &reason).expect("again, after a crash");
+        assert_eq!(c.service.product(product.id).expect("product").on_hand, 3, "{}", c.label());
+        c.service.restock(&[line(&product, 1)], "another return").expect("restock");
+        assert_eq!(c.service.product(product.id).expect("product").on_hand, 4);
+    }
+}

@@ -17,6 +17,9 @@ use std::time::Duration;
 
 pub const KIND: &str = "checkout";
 
+/// The cancellation saga (same machinery): refund → restock → cancel.
+pub const CANCELLATION: &str = "cancellation";
+
 /// How long stock stays reserved for a checkout that has not finished.
 pub const RESERVATION_TTL: Duration = Duration::from_secs(15 * 60);
 
@@ -41,6 +44,8 @@ pub enum Step {
     Refund,
     Release,
     Reject,
+    Restock,
+    Cancel,
 }
 
 impl Step {
@@ -53,13 +58,25 @@ impl Step {
             Step::Refund => "refund",
             Step::Release => "release",
             Step::Reject => "reject",
+            Step::Restock => "restock",
+            Step::Cancel => "cancel",
         }
     }
 
     pub fn parse(name: &str) -> Option<Step> {
-        [Step::Reserve, Step::Charge, Step::Commit, Step::Confirm, Step::Refund, Step::Release, Step::Reject]
-            .into_iter()
-            .find(|step| step.name() == name)
+        [
+            Step::Reserve,
+            Step::Charge,
+            Step::Commit,
+            Step::Confirm,
+            Step::Refund,
+            Step::Release,
+            Step::Reject,
+            Step::Restock,
+            Step::Cancel,
+        ]
+        .into_iter()
+        .find(|step| step.name() == name)
     }
 }
 
@@ -92,6 +109,32 @@ fn orders_failure(error: OrdersApiError) -> Transition {
     match error {
         OrdersApiError::Transient(cause) => Transition::Retry(cause),
         other => Transition::Retry(other.to_string()),
+    }
+}
+
+/// Runs one step of a cancellation saga: the money back, the units back,
+/// then the order cancelled. Every step retries until it succeeds.
+pub async fn run_cancellation_step(
+    step: Step,
+    order_id: OrderId,
+    data: &CheckoutData,
+    catalog: &dyn CatalogApi,
+    orders: &dyn OrdersApi,
+) -> Transition {
+    match step {
+        Step::Refund => match orders.refund(order_id).await {
+            Ok(_) => Transition::Next(Step::Restock),
+            Err(error) => orders_failure(error),
+        },
+        Step::Restock => match catalog.restock(data.lines.clone(), format!("order {order_id} cancelled")).await {
+            Ok(()) => Transition::Next(Step::Cancel),
+            Err(error) => Transition::Retry(error.to_string()),
+        },
+        Step::Cancel => match orders.cancel(order_id).await {
+            Ok(()) => Transition::Completed,
+            Err(error) => orders_failure(error),
+        },
+        other => Transition::Retry(format!("{} is not a cancellation step", other.name())),
     }
 }
 
@@ -141,6 +184,7 @@ pub async fn run_step(
                 Err(error) => orders_failure(error),
             }
         }
+        Step::Restock | Step::Cancel => Transition::Retry(format!("{} is not a checkout step", step.name())),
     }
 }
 
@@ -152,6 +196,8 @@ pub fn give_up(step: Step) -> Transition {
         Step::Charge => Transition::Compensate(Step::Refund, "payment_failed".into()),
         Step::Commit => Transition::Compensate(Step::Refund, "stock_unavailable".into()),
         // Forward progress past the charge is kept: confirmation is retried, not undone.
-        Step::Confirm | Step::Refund | Step::Release | Step::Reject => Transition::Retry("still failing".into()),
+        Step::Confirm | Step::Refund | Step::Release | Step::Reject | Step::Restock | Step::Cancel => {
+            Transition::Retry("still failing".into())
+        }
     }
 }

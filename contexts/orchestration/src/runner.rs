@@ -59,8 +59,29 @@ pub fn start_checkout(
     lines: Vec<StockLine>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
+    start(conn, checkout::KIND, Step::Reserve, order_id, lines, now)
+}
+
+/// Starts a cancellation saga for an order, once.
+pub fn start_cancellation(
+    conn: &mut DbConn,
+    order_id: OrderId,
+    lines: Vec<StockLine>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    start(conn, checkout::CANCELLATION, Step::Refund, order_id, lines, now)
+}
+
+fn start(
+    conn: &mut DbConn,
+    kind: &str,
+    first: Step,
+    order_id: OrderId,
+    lines: Vec<StockLine>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     let exists: i64 = sagas::table
-        .filter(sagas::kind.eq(checkout::KIND))
+        .filter(sagas::kind.eq(kind))
         .filter(sagas::order_id.eq(order_id.to_string()))
         .count()
         .get_result(conn)?;
@@ -72,10 +93,10 @@ pub fn start_checkout(
     diesel::insert_into(sagas::table)
         .values((
             sagas::id.eq(uuid::Uuid::now_v7().to_string()),
-            sagas::kind.eq(checkout::KIND),
+            sagas::kind.eq(kind),
             sagas::order_id.eq(order_id.to_string()),
             sagas::state.eq(RUNNING),
-            sagas::step.eq(Step::Reserve.name()),
+            sagas::step.eq(first.name()),
             sagas::data.eq(data),
             sagas::attempts.eq(0),
             sagas::next_attempt_at.eq(now),
@@ -159,7 +180,14 @@ impl SagaRunner {
                 return Ok(false);
             }
         };
-        let call = checkout::run_step(step, order_id, &data, self.catalog.as_ref(), self.orders.as_ref());
+        let call = async {
+            if saga.kind == checkout::CANCELLATION {
+                checkout::run_cancellation_step(step, order_id, &data, self.catalog.as_ref(), self.orders.as_ref())
+                    .await
+            } else {
+                checkout::run_step(step, order_id, &data, self.catalog.as_ref(), self.orders.as_ref()).await
+            }
+        };
         let mut transition = match actix_web::rt::time::timeout(self.step_timeout, call).await {
             Ok(transition) => transition,
             Err(_) => Transition::Retry(format!("the {} step timed out after {:?}", step.name(), self.step_timeout)),

@@ -218,3 +218,28 @@ fn a_step_that_never_answers_times_out_and_is_retried() {
     assert_eq!((sagas[0].state.as_str(), sagas[0].step.as_str(), sagas[0].attempts), ("running", "reserve", 1));
     assert!(sagas[0].last_error.as_deref().unwrap_or("").contains("timed out"), "{:?}", sagas[0].last_error);
 }
+
+#[test]
+fn a_cancellation_refunds_restocks_and_cancels() {
+    for db in test_databases(orchestration::CONTEXT, orchestration::migrate) {
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let order = OrderId::new();
+        {
+            let mut conn = db.db.conn().expect("conn");
+            let now = clock.now().naive_utc();
+            assert!(orchestration::runner::start_cancellation(&mut conn, order, lines(), now).expect("start"));
+            assert!(!orchestration::runner::start_cancellation(&mut conn, order, lines(), now).expect("again"));
+        }
+        let mut catalog = MockCatalogApi::new();
+        catalog
+            .expect_restock()
+            .withf(move |lines, reason| lines.len() == 1 && reason == &format!("order {order} cancelled"))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut orders = MockOrdersApi::new();
+        orders.expect_refund().with(eq(order)).times(1).returning(|_| Ok(eur(2000)));
+        orders.expect_cancel().with(eq(order)).times(1).returning(|_| Ok(()));
+        let (state, log) = run(&db, clock, catalog, orders);
+        assert_eq!((state.as_str(), steps(&log)), ("completed", vec!["refund", "restock", "cancel"]), "{}", db.label());
+    }
+}

@@ -45,4 +45,9 @@ impl OrdersApi for InProcessOrdersApi {
         let service = self.service.clone();
         run(move || service.reject(order_id, &reason)).await
     }
+
+    async fn cancel(&self, order_id: OrderId) -> Result<(), OrdersApiError> {
+        let service = self.service.clone();
+        run(move || service.cancel(order_id)).await
+    }
 }

@@ -294,7 +294,7 @@ pub struct TimelineBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderBody {
     pub id: OrderId,
-    /// pending, confirmed, rejected.
+    /// pending, confirmed, rejected, cancelling, cancelled, shipped, delivered.
     pub status: String,
     pub lines: Vec<OrderLineBody>,
     pub total: MoneyBody,
@@ -563,6 +563,28 @@ pub async fn get_order(
     Ok(HttpResponse::Ok().json(OrderBody::from(order)))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = OrderId, Path, description = "Order id")),
+    responses(
+        (status = 202, description = "Cancelling: the cancellation saga refunds and restocks, then the order is cancelled", body = OrderBody),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed (still pending, already shipped, rejected or cancelled)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cancel_order(
+    orders: web::Data<OrderService>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<OrderId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let orders = orders.into_inner();
+    let order = blocking(move || orders.request_cancellation(principal.user_id, id)).await?;
+    Ok(HttpResponse::Accepted().json(OrderBody::from(order)))
+}
+
 async fn fulfil(
     orders: web::Data<OrderService>,
     principal: kernel::auth::Principal,
@@ -626,13 +648,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/checkout").route(web::post().to(checkout)))
         .service(web::resource("/api/v1/orders").route(web::get().to(list_orders)))
         .service(web::resource("/api/v1/orders/{id}").route(web::get().to(get_order)))
+        .service(web::resource("/api/v1/orders/{id}/cancel").route(web::post().to(cancel_order)))
         .service(web::resource("/api/v1/admin/orders/{id}/ship").route(web::post().to(ship)))
         .service(web::resource("/api/v1/admin/orders/{id}/deliver").route(web::post().to(deliver)));
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(get_cart, set_item, remove_item, clear_cart, checkout, list_orders, get_order, ship, deliver),
+    paths(get_cart, set_item, remove_item, clear_cart, checkout, list_orders, get_order, cancel_order, ship, deliver),
     tags(
         (name = "cart", description = "Carts for customers and guests (X-Cart-Token)"),
         (name = "orders", description = "Checkout and order history"),

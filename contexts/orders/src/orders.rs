@@ -12,8 +12,8 @@ use kernel::db::{ContextDatabase, DbConn, DbError};
 use kernel::events::Outbox;
 use kernel::{Clock, Currency, Money, OrderId, ProductId, UserId};
 use orders_api::events::{
-    OrderConfirmed, OrderDelivered, OrderPlaced, OrderRejected, OrderShipped, PaymentCaptured, PaymentRefunded,
-    PlacedLine,
+    CancellationRequested, OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRejected, OrderShipped,
+    PaymentCaptured, PaymentRefunded, PlacedLine,
 };
 use orders_api::{ChargeOutcome, OrdersApiError};
 use std::sync::Arc;
@@ -580,6 +580,58 @@ impl OrderService {
             }
             self.load(conn, id)
         })
+    }
+
+    /// A customer cancels a confirmed order: it becomes `cancelling` and the
+    /// cancellation saga refunds and restocks. Shipped orders cannot be.
+    pub fn request_cancellation(&self, user: UserId, id: OrderId) -> Result<Order, OrderError> {
+        let mut conn = self.db.conn()?;
+        self.outbox.transaction(&mut conn, |conn| {
+            let order = self.load(conn, id)?;
+            if order.user_id != user {
+                return Err(OrderError::NotFound);
+            }
+            if order.status != "confirmed" {
+                return Err(OrderError::IllegalTransition { from: order.status, to: "cancelled".into() });
+            }
+            diesel::update(orders::table.find(id.to_string()))
+                .set((orders::status.eq("cancelling"), orders::updated_at.eq(self.now())))
+                .execute(conn)?;
+            self.history(conn, id, "cancelling", None)?;
+            let lines = order
+                .lines
+                .iter()
+                .map(|l| PlacedLine { product_id: l.product_id, quantity: l.quantity, unit_price: l.unit_price })
+                .collect();
+            self.outbox.record(conn, &CancellationRequested { order_id: id, user_id: user, lines })?;
+            self.load(conn, id)
+        })
+    }
+
+    pub fn cancel(&self, id: OrderId) -> Result<(), OrdersApiError> {
+        let mut conn = self.db.conn().map_err(|e| OrdersApiError::Transient(e.to_string()))?;
+        self.outbox
+            .transaction(&mut conn, |conn| {
+                let (from, user): (String, String) = orders::table
+                    .find(id.to_string())
+                    .select((orders::status, orders::user_id))
+                    .first(conn)
+                    .optional()?
+                    .ok_or(OrdersApiError::UnknownOrder(id))?;
+                match from.as_str() {
+                    "cancelled" => return Ok(()),
+                    "cancelling" => {}
+                    _ => return Err(OrdersApiError::IllegalTransition(id, from, "cancelled".into()).into()),
+                }
+                let user_id = UserId::parse(&user).map_err(|_| OrderError::Internal("stored user id".into()))?;
+                diesel::update(orders::table.find(id.to_string()))
+                    .set((orders::status.eq("cancelled"), orders::updated_at.eq(self.now())))
+                    .execute(conn)?;
+                self.history(conn, id, "cancelled", None)?;
+                self.outbox.record(conn, &OrderCancelled { order_id: id, user_id })?;
+                Ok::<_, OrderError>(())
+            })
+            .map_err(OrderError::into_api)
     }
 
     /// Strips personal data from a user's orders (kept for accounting):

@@ -90,7 +90,8 @@ pub trait CatalogApi: Send + Sync {
     /// reservation is not released (restock instead).
     async fn release(&self, order_id: OrderId) -> Result<Reservation, StockError>;
 
-    /// Units come back into stock (a return).
+    /// Units come back into stock (a return, a cancelled order). Idempotent
+    /// per product and `reason`, so name the cause in it (`order <id> cancelled`).
     async fn restock(&self, lines: Vec<StockLine>, reason: String) -> Result<(), StockError>;
 }
 

@@ -39,6 +39,9 @@ pub trait OrdersApi: Send + Sync {
 
     /// Pending → rejected with a reason (`out_of_stock`, `payment_declined`…). Idempotent.
     async fn reject(&self, order_id: OrderId, reason: String) -> Result<(), OrdersApiError>;
+
+    /// Cancelling → cancelled, once refund and restock are done. Idempotent.
+    async fn cancel(&self, order_id: OrderId) -> Result<(), OrdersApiError>;
 }
 
 /// Events the orders context publishes; wire names `orders.<Name>.v1`.
@@ -107,6 +110,31 @@ pub mod events {
     pub struct PaymentRefunded {
         pub order_id: OrderId,
         pub amount: Money,
+    }
+
+    /// A customer asked to cancel a confirmed order: the cancellation saga
+    /// refunds and restocks, then the order is cancelled.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CancellationRequested {
+        pub order_id: OrderId,
+        pub user_id: UserId,
+        pub lines: Vec<PlacedLine>,
+    }
+
+    impl Event for CancellationRequested {
+        const NAME: &'static str = "orders.CancellationRequested";
+        const VERSION: u32 = 1;
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct OrderCancelled {
+        pub order_id: OrderId,
+        pub user_id: UserId,
+    }
+
+    impl Event for OrderCancelled {
+        const NAME: &'static str = "orders.OrderCancelled";
+        const VERSION: u32 = 1;
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
