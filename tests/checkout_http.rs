@@ -153,8 +153,8 @@ fn a_payment_that_keeps_failing_is_given_up_and_rejected() {
 fn concurrent_checkouts_for_the_last_units_never_oversell() {
     let app = TestApp::spawn();
     let admin = app.admin(&unique_email("ops"));
-    let lamp = product(&app, &admin.access, "LAMP-F", 1500, 5);
-    let customers: Vec<_> = (0..20).map(|n| app.customer(&unique_email(&format!("racer{n}")))).collect();
+    let lamp = product(&app, &admin.access, "LAMP-F", 1500, 20);
+    let customers: Vec<_> = (0..200).map(|n| app.customer(&unique_email(&format!("racer{n}")))).collect();
     for customer in &customers {
         app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 1})))
             .expect(200);
@@ -192,10 +192,10 @@ fn concurrent_checkouts_for_the_last_units_never_oversell() {
             other => panic!("unexpected {other}: {}", reply.text),
         }
     }
-    assert_eq!(confirmed, 5, "exactly the five units were sold");
+    assert_eq!(confirmed, 20, "exactly the twenty units were sold");
     let (on_hand, reserved) = stock(&app, &admin.access, &lamp);
-    assert_eq!((on_hand, reserved), (0, 0), "stock conserved: 5 on hand = 5 sold");
-    assert_eq!(app.payments_captured(), 5, "one charge per confirmed order");
+    assert_eq!((on_hand, reserved), (0, 0), "stock conserved: 20 on hand = 20 sold");
+    assert_eq!(app.payments_captured(), 20, "one charge per confirmed order");
 }
 
 #[test]
@@ -335,4 +335,32 @@ fn cancelling_before_shipping_refunds_and_restocks() {
     let late = app.post(&format!("/api/v1/orders/{}/cancel", ids[1]), Some(&customer.access), json!({}));
     late.expect(409);
     assert_eq!(late.problem_code(), "illegal_transition");
+}
+
+#[test]
+fn two_checkouts_of_one_cart_at_once_make_one_order() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("ops"));
+    let lamp = product(&app, &admin.access, "LAMP-J", 1000, 50);
+    let customer = app.customer(&unique_email("double"));
+    app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 1})))
+        .expect(200);
+    let replies: Vec<Reply> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ["tab-1", "tab-2", "tab-3"]
+            .into_iter()
+            .map(|key| {
+                let (app, access) = (&app, &customer.access);
+                scope.spawn(move || checkout(app, access, Some(key), &body("tok_visa")))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    assert_eq!(created, 1, "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    for reply in replies.iter().filter(|r| r.status != 201) {
+        reply.expect(409);
+        assert!(["cart_empty", "cart_changed"].contains(&reply.problem_code().as_str()), "{}", reply.text);
+    }
+    assert_eq!(app.get("/api/v1/orders", Some(&customer.access)).json()["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(app.payments_captured(), 1);
 }

@@ -31,9 +31,9 @@ impl OrdersApi for InProcessOrdersApi {
         run(move || service.charge(order_id)).await
     }
 
-    async fn refund(&self, order_id: OrderId) -> Result<Money, OrdersApiError> {
+    async fn refund(&self, order_id: OrderId, amount: Option<Money>) -> Result<Money, OrdersApiError> {
         let service = self.service.clone();
-        run(move || service.refund(order_id)).await
+        run(move || service.refund(order_id, amount)).await
     }
 
     async fn confirm(&self, order_id: OrderId) -> Result<(), OrdersApiError> {

@@ -420,97 +420,133 @@ impl OrderService {
 
     // ----- what the saga asks (OrdersApi) -----
 
+    /// pending → authorized → captured, each state committed before the
+    /// next call, so a retry after a crash resumes where it stopped; the
+    /// provider dedups both calls (by order, by reference).
     pub fn charge(&self, id: OrderId) -> Result<ChargeOutcome, OrdersApiError> {
-        let mut conn = self.db.conn().map_err(|e| OrdersApiError::Transient(e.to_string()))?;
-        let found: Option<(String, i64, String, String)> = payments::table
-            .inner_join(orders::table)
-            .filter(payments::order_id.eq(id.to_string()))
-            .select((payments::status, payments::amount, payments::currency, orders::payment_token))
-            .first(&mut conn)
-            .optional()
-            .map_err(|e| OrdersApiError::Transient(e.to_string()))?;
-        let Some((status, amount, currency, token)) = found else {
-            return Err(OrdersApiError::UnknownOrder(id));
-        };
-        let currency = Currency::parse(&currency).map_err(|e| OrdersApiError::Transient(e.to_string()))?;
-        let amount = Money::new(amount, currency);
-        match status.as_str() {
-            "captured" | "refunded" | "partially_refunded" => return Ok(ChargeOutcome::Captured(amount)),
-            "failed" => return Ok(ChargeOutcome::Declined("payment_declined".into())),
-            _ => {}
-        }
-        // The provider is idempotent by order id, so a charge repeated after
-        // a crash here is answered with the first one.
-        match self.gateway.charge(id, amount, &token) {
-            Ok(charge) => {
-                self.outbox
-                    .transaction(&mut conn, |conn| {
+        let transient = |e: &dyn std::fmt::Display| OrdersApiError::Transient(e.to_string());
+        let mut conn = self.db.conn().map_err(|e| transient(&e))?;
+        loop {
+            let found: Option<(String, i64, String, String, Option<String>)> = payments::table
+                .inner_join(orders::table)
+                .filter(payments::order_id.eq(id.to_string()))
+                .select((
+                    payments::status,
+                    payments::amount,
+                    payments::currency,
+                    orders::payment_token,
+                    payments::provider_ref,
+                ))
+                .first(&mut conn)
+                .optional()
+                .map_err(|e| transient(&e))?;
+            let Some((status, amount, currency, token, reference)) = found else {
+                return Err(OrdersApiError::UnknownOrder(id));
+            };
+            let currency = Currency::parse(&currency).map_err(|e| transient(&e))?;
+            let amount = Money::new(amount, currency);
+            match status.as_str() {
+                "captured" | "refunded" | "partially_refunded" => return Ok(ChargeOutcome::Captured(amount)),
+                "failed" => return Ok(ChargeOutcome::Declined("payment_declined".into())),
+                "authorized" => {
+                    let reference = reference.unwrap_or_default();
+                    self.gateway.capture(&reference, amount).map_err(|e| transient(&e))?;
+                    self.outbox
+                        .transaction(&mut conn, |conn| {
+                            diesel::update(payments::table.find(id.to_string()))
+                                .set((
+                                    payments::status.eq("captured"),
+                                    payments::captured.eq(amount.amount),
+                                    payments::updated_at.eq(self.now()),
+                                ))
+                                .execute(conn)?;
+                            self.outbox.record(conn, &PaymentCaptured { order_id: id, amount })?;
+                            Ok::<_, diesel::result::Error>(())
+                        })
+                        .map_err(|e| transient(&e))?;
+                    return Ok(ChargeOutcome::Captured(amount));
+                }
+                _ => match self.gateway.authorize(id, amount, &token) {
+                    Ok(authorization) => {
                         diesel::update(payments::table.find(id.to_string()))
                             .set((
-                                payments::status.eq("captured"),
-                                payments::captured.eq(amount.amount),
-                                payments::provider_ref.eq(Some(&charge.reference)),
+                                payments::status.eq("authorized"),
+                                payments::provider_ref.eq(Some(&authorization.reference)),
                                 payments::updated_at.eq(self.now()),
                             ))
-                            .execute(conn)?;
-                        self.outbox.record(conn, &PaymentCaptured { order_id: id, amount })?;
-                        Ok::<_, diesel::result::Error>(())
-                    })
-                    .map_err(|e| OrdersApiError::Transient(e.to_string()))?;
-                Ok(ChargeOutcome::Captured(amount))
-            }
-            Err(GatewayError::Declined(reason)) => {
-                diesel::update(payments::table.find(id.to_string()))
-                    .set((
-                        payments::status.eq("failed"),
-                        payments::last_error.eq(Some(&reason)),
-                        payments::updated_at.eq(self.now()),
-                    ))
-                    .execute(&mut conn)
-                    .map_err(|e| OrdersApiError::Transient(e.to_string()))?;
-                Ok(ChargeOutcome::Declined(reason))
-            }
-            Err(GatewayError::Transient(reason)) => {
-                let _ = diesel::update(payments::table.find(id.to_string()))
-                    .set(payments::last_error.eq(Some(&reason)))
-                    .execute(&mut conn);
-                Err(OrdersApiError::Transient(reason))
+                            .execute(&mut conn)
+                            .map_err(|e| transient(&e))?;
+                        // On to the capture.
+                    }
+                    Err(GatewayError::Declined(reason)) => {
+                        diesel::update(payments::table.find(id.to_string()))
+                            .set((
+                                payments::status.eq("failed"),
+                                payments::last_error.eq(Some(&reason)),
+                                payments::updated_at.eq(self.now()),
+                            ))
+                            .execute(&mut conn)
+                            .map_err(|e| transient(&e))?;
+                        return Ok(ChargeOutcome::Declined(reason));
+                    }
+                    Err(GatewayError::Transient(reason)) => {
+                        let _ = diesel::update(payments::table.find(id.to_string()))
+                            .set(payments::last_error.eq(Some(&reason)))
+                            .execute(&mut conn);
+                        return Err(OrdersApiError::Transient(reason));
+                    }
+                },
             }
         }
     }
 
-    pub fn refund(&self, id: OrderId) -> Result<Money, OrdersApiError> {
-        let mut conn = self.db.conn().map_err(|e| OrdersApiError::Transient(e.to_string()))?;
+    /// Refunds `amount` (all that is left when `None`, never more than was
+    /// captured and not yet refunded). Returns the amount refunded now.
+    pub fn refund(&self, id: OrderId, amount: Option<Money>) -> Result<Money, OrdersApiError> {
+        let transient = |e: &dyn std::fmt::Display| OrdersApiError::Transient(e.to_string());
+        let mut conn = self.db.conn().map_err(|e| transient(&e))?;
         let found: Option<(i64, i64, String, Option<String>)> = payments::table
             .find(id.to_string())
             .select((payments::captured, payments::refunded, payments::currency, payments::provider_ref))
             .first(&mut conn)
             .optional()
-            .map_err(|e| OrdersApiError::Transient(e.to_string()))?;
+            .map_err(|e| transient(&e))?;
         let Some((captured, refunded, currency, reference)) = found else {
             return Err(OrdersApiError::UnknownOrder(id));
         };
-        let currency = Currency::parse(&currency).map_err(|e| OrdersApiError::Transient(e.to_string()))?;
-        let due = Money::new(captured - refunded, currency);
-        if due.amount <= 0 {
+        let currency = Currency::parse(&currency).map_err(|e| transient(&e))?;
+        let left = captured - refunded;
+        let now_refunding = amount.map_or(left, |a| a.amount.min(left)).max(0);
+        if now_refunding == 0 {
             return Ok(Money::zero(currency));
         }
-        self.gateway
-            .refund(reference.as_deref().unwrap_or_default(), due)
-            .map_err(|e| OrdersApiError::Transient(e.to_string()))?;
+        let due = Money::new(now_refunding, currency);
+        self.gateway.refund(reference.as_deref().unwrap_or_default(), due).map_err(|e| transient(&e))?;
         self.outbox
             .transaction(&mut conn, |conn| {
-                diesel::update(payments::table.find(id.to_string()))
-                    .set((
-                        payments::status.eq("refunded"),
-                        payments::refunded.eq(captured),
-                        payments::updated_at.eq(self.now()),
-                    ))
-                    .execute(conn)?;
-                self.outbox.record(conn, &PaymentRefunded { order_id: id, amount: due })?;
+                // Conditional on the refunded total read above: a concurrent
+                // refund makes this one a no-op rather than a double refund.
+                let changed = diesel::update(
+                    payments::table
+                        .filter(payments::order_id.eq(id.to_string()))
+                        .filter(payments::refunded.eq(refunded)),
+                )
+                .set((
+                    payments::status.eq(if refunded + now_refunding == captured {
+                        "refunded"
+                    } else {
+                        "partially_refunded"
+                    }),
+                    payments::refunded.eq(refunded + now_refunding),
+                    payments::updated_at.eq(self.now()),
+                ))
+                .execute(conn)?;
+                if changed == 1 {
+                    self.outbox.record(conn, &PaymentRefunded { order_id: id, amount: due })?;
+                }
                 Ok::<_, diesel::result::Error>(())
             })
-            .map_err(|e| OrdersApiError::Transient(e.to_string()))?;
+            .map_err(|e| transient(&e))?;
         Ok(due)
     }
 

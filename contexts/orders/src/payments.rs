@@ -8,8 +8,10 @@
 //! | `tok_processingError` | fails transiently; the saga retries, then gives up |
 //! | `tok_slow` | captured after the configured delay |
 //!
-//! Like a real provider it is idempotent by key: charging the same order
-//! twice returns the first charge.
+//! Payments go in two steps, as with card providers: `authorize` holds the
+//! amount on the card, `capture` takes it. Like a real provider the sandbox
+//! is idempotent by key: authorizing the same order twice returns the first
+//! authorization, capturing one authorization twice takes the money once.
 
 use kernel::{Money, OrderId};
 use std::collections::BTreeMap;
@@ -24,7 +26,8 @@ pub enum GatewayError {
     Transient(String),
 }
 
-/// A successful charge: the provider's reference, needed to refund.
+/// A successful authorization: the provider's reference, needed to capture
+/// and refund.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayCharge {
     pub reference: String,
@@ -33,8 +36,11 @@ pub struct GatewayCharge {
 /// Takes and returns money. Blocking: call it from blocking code.
 #[cfg_attr(test, mockall::automock)]
 pub trait PaymentGateway: Send + Sync {
-    /// Charges `amount` with the card `token`, idempotent per `order_id`.
-    fn charge(&self, order_id: OrderId, amount: Money, token: &str) -> Result<GatewayCharge, GatewayError>;
+    /// Holds `amount` on the card `token`, idempotent per `order_id`.
+    fn authorize(&self, order_id: OrderId, amount: Money, token: &str) -> Result<GatewayCharge, GatewayError>;
+
+    /// Takes the authorized amount, idempotent per reference.
+    fn capture(&self, reference: &str, amount: Money) -> Result<(), GatewayError>;
 
     fn refund(&self, reference: &str, amount: Money) -> Result<(), GatewayError>;
 }
@@ -44,8 +50,9 @@ pub trait PaymentGateway: Send + Sync {
 pub struct SandboxGateway {
     slow: Duration,
     charges: Mutex<BTreeMap<OrderId, GatewayCharge>>,
-    /// Every charge that moved money, for tests that count them.
-    captured: Mutex<Vec<(OrderId, Money)>>,
+    captured_references: Mutex<std::collections::BTreeSet<String>>,
+    /// Every capture that moved money, for tests that count them.
+    captured: Mutex<Vec<(String, Money)>>,
 }
 
 impl SandboxGateway {
@@ -53,14 +60,14 @@ impl SandboxGateway {
         Self { slow, ..Self::default() }
     }
 
-    /// Charges that moved money, in order.
-    pub fn captured(&self) -> Vec<(OrderId, Money)> {
+    /// Captures that moved money, in order: (reference, amount).
+    pub fn captured(&self) -> Vec<(String, Money)> {
         self.captured.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 impl PaymentGateway for SandboxGateway {
-    fn charge(&self, order_id: OrderId, amount: Money, token: &str) -> Result<GatewayCharge, GatewayError> {
+    fn authorize(&self, order_id: OrderId, _amount: Money, token: &str) -> Result<GatewayCharge, GatewayError> {
         if let Some(existing) = self.charges.lock().unwrap_or_else(|p| p.into_inner()).get(&order_id) {
             return Ok(existing.clone());
         }
@@ -73,9 +80,14 @@ impl PaymentGateway for SandboxGateway {
         }
         let charge = GatewayCharge { reference: format!("ch_{}", uuid::Uuid::now_v7().simple()) };
         let mut charges = self.charges.lock().unwrap_or_else(|p| p.into_inner());
-        let charge = charges.entry(order_id).or_insert(charge).clone();
-        self.captured.lock().unwrap_or_else(|p| p.into_inner()).push((order_id, amount));
-        Ok(charge)
+        Ok(charges.entry(order_id).or_insert(charge).clone())
+    }
+
+    fn capture(&self, reference: &str, amount: Money) -> Result<(), GatewayError> {
+        if self.captured_references.lock().unwrap_or_else(|p| p.into_inner()).insert(reference.to_owned()) {
+            self.captured.lock().unwrap_or_else(|p| p.into_inner()).push((reference.to_owned(), amount));
+        }
+        Ok(())
     }
 
     fn refund(&self, _reference: &str, _amount: Money) -> Result<(), GatewayError> {
@@ -96,18 +108,23 @@ mod tests {
     fn tokens_decide_and_charges_are_idempotent_per_order() {
         let sandbox = SandboxGateway::new(Duration::from_millis(1));
         let order = OrderId::new();
-        let first = sandbox.charge(order, eur(100), "tok_visa").expect("captured");
-        assert_eq!(sandbox.charge(order, eur(100), "tok_visa"), Ok(first));
+        let first = sandbox.authorize(order, eur(100), "tok_visa").expect("authorized");
+        assert_eq!(sandbox.authorize(order, eur(100), "tok_visa"), Ok(first.clone()));
+        sandbox.capture(&first.reference, eur(100)).expect("captured");
+        sandbox.capture(&first.reference, eur(100)).expect("captured again");
         assert_eq!(sandbox.captured().len(), 1, "the repeat moved no money");
         assert_eq!(
-            sandbox.charge(OrderId::new(), eur(1), "tok_chargeDeclined"),
+            sandbox.authorize(OrderId::new(), eur(1), "tok_chargeDeclined"),
             Err(GatewayError::Declined("card_declined".into()))
         );
         assert!(matches!(
-            sandbox.charge(OrderId::new(), eur(1), "tok_processingError"),
+            sandbox.authorize(OrderId::new(), eur(1), "tok_processingError"),
             Err(GatewayError::Transient(_))
         ));
-        assert!(sandbox.charge(OrderId::new(), eur(1), "tok_slow").is_ok());
-        assert!(matches!(sandbox.charge(OrderId::new(), eur(1), "4242424242424242"), Err(GatewayError::Declined(_))));
+        assert!(sandbox.authorize(OrderId::new(), eur(1), "tok_slow").is_ok());
+        assert!(matches!(
+            sandbox.authorize(OrderId::new(), eur(1), "4242424242424242"),
+            Err(GatewayError::Declined(_))
+        ));
     }
 }

@@ -135,8 +135,11 @@ fn payments_are_idempotent_per_order_and_refunds_never_exceed_captures() {
         assert!(matches!(first, ChargeOutcome::Captured(m) if m.amount == 5000));
         assert_eq!(shop.orders.charge(order.id).expect("again"), first);
         assert_eq!(shop.gateway.captured().len(), 1, "{}: one charge", shop.db.label());
-        assert_eq!(shop.orders.refund(order.id).expect("refund").amount, 5000);
-        assert_eq!(shop.orders.refund(order.id).expect("nothing left").amount, 0);
+        let partial = Money::new(1500, Currency::parse("EUR").expect("EUR"));
+        assert_eq!(shop.orders.refund(order.id, Some(partial)).expect("partial").amount, 1500);
+        assert_eq!(shop.orders.order(order.id).expect("order").payment.status, "partially_refunded");
+        assert_eq!(shop.orders.refund(order.id, None).expect("the rest").amount, 3500);
+        assert_eq!(shop.orders.refund(order.id, None).expect("nothing left").amount, 0);
         let after = shop.orders.order(order.id).expect("order");
         assert_eq!(
             (after.payment.status.as_str(), after.payment.captured.amount, after.payment.refunded.amount),

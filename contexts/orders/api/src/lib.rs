@@ -31,8 +31,9 @@ pub trait OrdersApi: Send + Sync {
     /// Idempotent per order: a second call reports the first outcome.
     async fn charge(&self, order_id: OrderId) -> Result<ChargeOutcome, OrdersApiError>;
 
-    /// Refunds whatever was captured and not yet refunded; returns the amount.
-    async fn refund(&self, order_id: OrderId) -> Result<Money, OrdersApiError>;
+    /// Refunds `amount`, or everything captured and not yet refunded when
+    /// `None`; never more. Returns the amount refunded by this call.
+    async fn refund(&self, order_id: OrderId, amount: Option<Money>) -> Result<Money, OrdersApiError>;
 
     /// Pending → confirmed. Idempotent.
     async fn confirm(&self, order_id: OrderId) -> Result<(), OrdersApiError>;
