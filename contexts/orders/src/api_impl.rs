@@ -1,8 +1,9 @@
 //! The in-process implementation of the published `OrdersApi`.
 
+use crate::orders::OrderError;
 use crate::orders::OrderService;
 use kernel::{Money, OrderId};
-use orders_api::{ChargeOutcome, OrdersApi, OrdersApiError};
+use orders_api::{ChargeOutcome, OrderSummary, OrdersApi, OrdersApiError, SummaryLine};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -44,6 +45,33 @@ impl OrdersApi for InProcessOrdersApi {
     async fn reject(&self, order_id: OrderId, reason: String) -> Result<(), OrdersApiError> {
         let service = self.service.clone();
         run(move || service.reject(order_id, &reason)).await
+    }
+
+    async fn order_summary(&self, order_id: OrderId) -> Result<Option<OrderSummary>, OrdersApiError> {
+        let service = self.service.clone();
+        run(move || match service.order(order_id) {
+            Ok(order) => Ok(Some(OrderSummary {
+                order_id: order.id,
+                user_id: order.user_id,
+                status: order.status,
+                lines: order
+                    .lines
+                    .into_iter()
+                    .map(|l| SummaryLine {
+                        product_id: l.product_id,
+                        name: l.name,
+                        quantity: l.quantity,
+                        unit_price: l.unit_price,
+                    })
+                    .collect(),
+                total: order.total,
+                captured: order.payment.captured,
+                refunded: order.payment.refunded,
+            })),
+            Err(OrderError::NotFound) => Ok(None),
+            Err(other) => Err(OrdersApiError::Transient(other.to_string())),
+        })
+        .await
     }
 
     async fn cancel(&self, order_id: OrderId) -> Result<(), OrdersApiError> {

@@ -207,3 +207,28 @@ fn idempotency_keys_replay_refuse_and_wait() {
         assert_eq!(shop.orders.claim_key(user, "k2", "h").expect("claim"), KeyState::Fresh, "{}", shop.db.label());
     }
 }
+
+#[test]
+fn the_published_api_summarises_orders_for_other_contexts() {
+    use orders_api::OrdersApi;
+    for shop in shops() {
+        let user = UserId::new();
+        shop.carts.set_quantity(&CartOwner { customer: Some(user), guest_token: None }, shop.lamp, 2).expect("cart");
+        let order = shop.checkout(user, "tok_visa").expect("order");
+        let api = orders::InProcessOrdersApi::new(shop.orders.clone());
+        actix_web::rt::System::new().block_on(async {
+            let summary = api.order_summary(order.id).await.expect("answer").expect("exists");
+            assert_eq!((summary.user_id, summary.status.as_str(), summary.total.amount), (user, "pending", 5000));
+            assert_eq!((summary.lines[0].name.as_str(), summary.lines[0].quantity), ("Lamp", 2));
+            assert!(matches!(api.charge(order.id).await, Ok(ChargeOutcome::Captured(_))));
+            let refunded = api
+                .refund(order.id, Some(Money::new(700, Currency::parse("EUR").expect("EUR"))))
+                .await
+                .expect("refund");
+            assert_eq!(refunded.amount, 700);
+            let summary = api.order_summary(order.id).await.expect("answer").expect("exists");
+            assert_eq!((summary.captured.amount, summary.refunded.amount), (5000, 700), "{}", shop.db.label());
+            assert_eq!(api.order_summary(OrderId::new()).await.expect("answer"), None);
+        });
+    }
+}

@@ -2,7 +2,7 @@
 //! asks of orders (charge, refund, confirm, reject) and the events orders
 //! publish. Plain data and traits only.
 
-use kernel::{Money, OrderId};
+use kernel::{Money, OrderId, ProductId, UserId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,6 +11,29 @@ pub enum ChargeOutcome {
     Captured(Money),
     /// The payment provider refused, for good (`card_declined`, …).
     Declined(String),
+}
+
+/// What another context (support) may know of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub order_id: OrderId,
+    /// The owner: compare it with the caller to check ownership.
+    pub user_id: UserId,
+    /// pending, confirmed, rejected, cancelling, cancelled, shipped, delivered.
+    pub status: String,
+    pub lines: Vec<SummaryLine>,
+    pub total: Money,
+    pub captured: Money,
+    pub refunded: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryLine {
+    pub product_id: ProductId,
+    pub name: String,
+    pub quantity: i64,
+    /// As sold.
+    pub unit_price: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -40,6 +63,9 @@ pub trait OrdersApi: Send + Sync {
 
     /// Pending → rejected with a reason (`out_of_stock`, `payment_declined`…). Idempotent.
     async fn reject(&self, order_id: OrderId, reason: String) -> Result<(), OrdersApiError>;
+
+    /// An order's summary, `None` if no order has this id.
+    async fn order_summary(&self, order_id: OrderId) -> Result<Option<OrderSummary>, OrdersApiError>;
 
     /// Cancelling → cancelled, once refund and restock are done. Idempotent.
     async fn cancel(&self, order_id: OrderId) -> Result<(), OrdersApiError>;
