@@ -187,12 +187,10 @@ fn concurrent_checkouts_for_the_last_units_never_oversell() {
                     other => panic!("unexpected status {other:?}: {}", reply.text),
                 }
             }
-            // The cart check saw the stock already gone.
-            409 => assert_eq!(reply.problem_code(), "cart_not_ready", "{}", reply.text),
             other => panic!("unexpected {other}: {}", reply.text),
         }
     }
-    assert_eq!(confirmed, 20, "exactly the twenty units were sold");
+    assert_eq!(confirmed, 20, "exactly the twenty units were sold; the other 180 orders were rejected out_of_stock");
     let (on_hand, reserved) = stock(&app, &admin.access, &lamp);
     assert_eq!((on_hand, reserved), (0, 0), "stock conserved: 20 on hand = 20 sold");
     assert_eq!(app.payments_captured(), 20, "one charge per confirmed order");
@@ -363,4 +361,38 @@ fn two_checkouts_of_one_cart_at_once_make_one_order() {
     }
     assert_eq!(app.get("/api/v1/orders", Some(&customer.access)).json()["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(app.payments_captured(), 1);
+}
+
+#[test]
+fn cancelling_during_checkout_is_honoured_once_the_order_is_confirmed() {
+    let app = TestApp::spawn_with(std::sync::Arc::new(kernel::SystemClock), |settings| {
+        settings.checkout.wait_ms = 0;
+        settings.checkout.sandbox_slow_ms = 1_000;
+    });
+    let admin = app.admin(&unique_email("ops"));
+    let lamp = product(&app, &admin.access, "LAMP-L", 1000, 5);
+    let customer = app.customer(&unique_email("hasty"));
+    app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 2})))
+        .expect(200);
+    let placed = checkout(&app, &customer.access, Some("l1"), &body("tok_slow"));
+    placed.expect(202);
+    let id = placed.json()["id"].as_str().expect("id").to_owned();
+    let asked = app.post(&format!("/api/v1/orders/{id}/cancel"), Some(&customer.access), json!({}));
+    asked.expect(202);
+    assert_eq!(asked.json()["status"], "pending", "still checking out; the request is recorded");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let order = loop {
+        let order = app.get(&format!("/api/v1/orders/{id}"), Some(&customer.access)).json();
+        if order["status"] == "cancelled" {
+            break order;
+        }
+        assert!(std::time::Instant::now() < deadline, "never cancelled: {order}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let timeline: Vec<&str> =
+        order["timeline"].as_array().expect("timeline").iter().map(|t| t["status"].as_str().unwrap_or("")).collect();
+    assert_eq!(timeline, vec!["pending", "cancellation_requested", "confirmed", "cancelling", "cancelled"]);
+    assert_eq!(order["payment"]["status"], "refunded");
+    assert_eq!(stock(&app, &admin.access, &lamp), (5, 0), "the units are back");
 }

@@ -86,6 +86,9 @@ pub struct PricedCart {
     pub total: Option<Money>,
     /// Every line is for sale in the quantity asked.
     pub checkout_ready: bool,
+    /// Every line names a product for sale (stock aside): what checkout
+    /// needs. Whether the units are there is the reservation's to decide.
+    pub purchasable: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -306,6 +309,7 @@ impl CartService {
         let mut total: Option<Money> = None;
         let mut mixed = false;
         let mut checkout_ready = !cart.lines.is_empty();
+        let mut purchasable = !cart.lines.is_empty();
         let lines = cart
             .lines
             .into_iter()
@@ -315,6 +319,7 @@ impl CartService {
                 match (&product, line_total) {
                     (Some(p), Some(amount)) => {
                         checkout_ready &= p.active && p.available >= quantity;
+                        purchasable &= p.active;
                         total = match total {
                             None => Some(amount),
                             Some(sum) => match sum.checked_add(amount) {
@@ -326,7 +331,10 @@ impl CartService {
                             },
                         };
                     }
-                    _ => checkout_ready = false,
+                    _ => {
+                        checkout_ready = false;
+                        purchasable = false;
+                    }
                 }
                 PricedLine { product_id, quantity, product, line_total }
             })
@@ -336,6 +344,7 @@ impl CartService {
             lines,
             total: if mixed { None } else { total },
             checkout_ready: checkout_ready && !mixed,
+            purchasable: purchasable && !mixed,
         })
     }
 

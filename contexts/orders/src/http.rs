@@ -228,10 +228,9 @@ impl From<OrderError> for ApiError {
         match error {
             OrderError::NotFound => ApiError::not_found("order"),
             OrderError::EmptyCart => ApiError::conflict("cart_empty", "the cart is empty"),
-            OrderError::CartNotReady => ApiError::conflict(
-                "cart_not_ready",
-                "a product in the cart is no longer for sale in that quantity; review the cart",
-            ),
+            OrderError::CartNotReady => {
+                ApiError::conflict("cart_not_ready", "a product in the cart is no longer for sale; review the cart")
+            }
             OrderError::CartChanged => {
                 ApiError::conflict("cart_changed", "the cart changed during checkout (another checkout took it)")
             }
@@ -568,10 +567,10 @@ pub async fn get_order(
     security(("bearer" = [])),
     params(("id" = OrderId, Path, description = "Order id")),
     responses(
-        (status = 202, description = "Cancelling: the cancellation saga refunds and restocks, then the order is cancelled", body = OrderBody),
+        (status = 202, description = "Cancelling: the cancellation saga refunds and restocks, then the order is cancelled (an order still checking out is cancelled once confirmed)", body = OrderBody),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order of the caller's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not confirmed (still pending, already shipped, rejected or cancelled)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already shipped, rejected or cancelled", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel_order(

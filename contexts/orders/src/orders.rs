@@ -220,7 +220,10 @@ impl OrderService {
         if cart.lines.is_empty() {
             return Err(OrderError::EmptyCart);
         }
-        let total = match (cart.checkout_ready, cart.total) {
+        // Stock is not checked here: the saga's reservation decides, so a
+        // cart that lost the race for the last units becomes an order
+        // rejected `out_of_stock`, never an oversold one.
+        let total = match (cart.purchasable, cart.total) {
             (true, Some(total)) => total,
             _ => return Err(OrderError::CartNotReady),
         };
@@ -581,6 +584,13 @@ impl OrderService {
                     }
                     None => self.outbox.record(conn, &OrderConfirmed { order_id: id, user_id })?,
                 };
+                // This transaction holds the row now, so the flag read here is
+                // final: a customer who asked to cancel during checkout gets it.
+                let flagged: bool = orders::table.find(id.to_string()).select(orders::cancel_requested).first(conn)?;
+                if flagged && reason.is_none() {
+                    let order = self.load(conn, id)?;
+                    self.begin_cancellation(conn, &order)?;
+                }
                 Ok::<_, OrderError>(())
             })
             .map_err(OrderError::into_api)
@@ -627,21 +637,39 @@ impl OrderService {
             if order.user_id != user {
                 return Err(OrderError::NotFound);
             }
+            // Still checking out: flag it; confirmation will start the
+            // cancellation (a rejected order needs none).
+            let flagged = diesel::update(
+                orders::table.filter(orders::id.eq(id.to_string())).filter(orders::status.eq("pending")),
+            )
+            .set(orders::cancel_requested.eq(true))
+            .execute(conn)?;
+            if flagged == 1 {
+                self.history(conn, id, "cancellation_requested", None)?;
+                return self.load(conn, id);
+            }
+            let order = self.load(conn, id)?;
             if order.status != "confirmed" {
                 return Err(OrderError::IllegalTransition { from: order.status, to: "cancelled".into() });
             }
-            diesel::update(orders::table.find(id.to_string()))
-                .set((orders::status.eq("cancelling"), orders::updated_at.eq(self.now())))
-                .execute(conn)?;
-            self.history(conn, id, "cancelling", None)?;
-            let lines = order
-                .lines
-                .iter()
-                .map(|l| PlacedLine { product_id: l.product_id, quantity: l.quantity, unit_price: l.unit_price })
-                .collect();
-            self.outbox.record(conn, &CancellationRequested { order_id: id, user_id: user, lines })?;
+            self.begin_cancellation(conn, &order)?;
             self.load(conn, id)
         })
+    }
+
+    /// confirmed → cancelling, and the event that starts the cancellation saga.
+    fn begin_cancellation(&self, conn: &mut DbConn, order: &Order) -> Result<(), OrderError> {
+        diesel::update(orders::table.find(order.id.to_string()))
+            .set((orders::status.eq("cancelling"), orders::updated_at.eq(self.now())))
+            .execute(conn)?;
+        self.history(conn, order.id, "cancelling", None)?;
+        let lines = order
+            .lines
+            .iter()
+            .map(|l| PlacedLine { product_id: l.product_id, quantity: l.quantity, unit_price: l.unit_price })
+            .collect();
+        self.outbox.record(conn, &CancellationRequested { order_id: order.id, user_id: order.user_id, lines })?;
+        Ok(())
     }
 
     pub fn cancel(&self, id: OrderId) -> Result<(), OrdersApiError> {

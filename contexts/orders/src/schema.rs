@@ -33,6 +33,7 @@ diesel::table! {
         rejection_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        cancel_requested -> Bool,
     }
 }
 
