@@ -33,6 +33,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     doc.merge(catalog::CatalogOpenApi::openapi());
     doc.merge(orders::OrdersOpenApi::openapi());
     doc.merge(orchestration::http::OrchestrationOpenApi::openapi());
+    doc.merge(support::http::SupportOpenApi::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

@@ -31,6 +31,9 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
     let carts = web::Data::from(shop.carts.clone());
     let orders = web::Data::from(shop.orders.clone());
     let sagas = web::Data::new(orchestration::http::SagaAdmin(shop.sagas_db.clone()));
+    let support = web::Data::from(shop.support.clone());
+    let neighbours =
+        web::Data::new(support::http::Neighbours { users: shop.users_api.clone(), orders: shop.orders_api.clone() });
     let checkout_wait =
         web::Data::new(orders::http::CheckoutWait(std::time::Duration::from_millis(shop.settings.checkout.wait_ms)));
     let authenticator = web::Data::new(shop.authenticator());
@@ -53,6 +56,8 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .app_data(carts.clone())
             .app_data(orders.clone())
             .app_data(sagas.clone())
+            .app_data(support.clone())
+            .app_data(neighbours.clone())
             .app_data(checkout_wait.clone())
             .app_data(authenticator.clone())
             .app_data(databases.clone())
@@ -80,6 +85,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .configure(catalog::configure)
             .configure(orders::configure)
             .configure(orchestration::http::configure)
+            .configure(support::http::configure)
             .configure(crate::events_admin::configure)
             .default_service(web::to(route_not_found))
     })

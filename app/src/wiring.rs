@@ -38,6 +38,7 @@ fn migrations_of(context: &str) -> Option<MigrateFn> {
         catalog::CONTEXT => Some(catalog::migrate),
         orders::CONTEXT => Some(orders::migrate),
         orchestration::CONTEXT => Some(orchestration::migrate),
+        support::CONTEXT => Some(support::migrate),
         _ => None,
     }
 }
@@ -69,6 +70,7 @@ pub struct Shop {
     pub payments: Arc<SandboxGateway>,
     saga_runner: Mutex<Option<SagaRunner>>,
     pub sagas_db: ContextDatabase,
+    pub support: Arc<support::SupportService>,
 }
 
 impl Shop {
@@ -104,6 +106,7 @@ impl Shop {
         let catalog_db = database_of(catalog::CONTEXT)?;
         let orders_db = database_of(orders::CONTEXT)?;
         let orchestration_db = database_of(orchestration::CONTEXT)?;
+        let support_db = database_of(support::CONTEXT)?;
 
         if settings.auth.password_hashing == HashingProfile::InsecureTestOnly {
             tracing::warn!(
@@ -140,16 +143,20 @@ impl Shop {
         let users_outbox = Outbox::new(users::CONTEXT, clock.clone());
         let catalog_outbox = Outbox::new(catalog::CONTEXT, clock.clone());
         let orders_outbox = Outbox::new(orders::CONTEXT, clock.clone());
+        let support_outbox = Outbox::new(support::CONTEXT, clock.clone());
         // One relay per context that publishes events.
-        let (relays, idle_relays): (Vec<RelayInfo>, Vec<Relay>) =
-            [(&users_db, &users_outbox), (&catalog_db, &catalog_outbox), (&orders_db, &orders_outbox)]
-                .into_iter()
-                .map(|(db, outbox)| {
-                    let relay =
-                        Relay::new(db.clone(), outbox.wake(), Arc::new(bus.clone()), clock.clone(), relay_settings);
-                    (RelayInfo { context: db.context(), db: db.clone(), metrics: relay.metrics() }, relay)
-                })
-                .unzip();
+        let (relays, idle_relays): (Vec<RelayInfo>, Vec<Relay>) = [
+            (&users_db, &users_outbox),
+            (&catalog_db, &catalog_outbox),
+            (&orders_db, &orders_outbox),
+            (&support_db, &support_outbox),
+        ]
+        .into_iter()
+        .map(|(db, outbox)| {
+            let relay = Relay::new(db.clone(), outbox.wake(), Arc::new(bus.clone()), clock.clone(), relay_settings);
+            (RelayInfo { context: db.context(), db: db.clone(), metrics: relay.metrics() }, relay)
+        })
+        .unzip();
 
         let users = Arc::new(UsersService::new(
             UsersPorts {
@@ -226,6 +233,7 @@ impl Shop {
             saga_wake,
             FaultInjection { hang_after_step: settings.testing.saga_hang_after_step.clone() },
         );
+        let support = Arc::new(support::SupportService::new(support_db, clock.clone(), support_outbox));
         Ok(Self {
             settings,
             clock,
@@ -243,6 +251,7 @@ impl Shop {
             payments,
             saga_runner: Mutex::new(Some(saga_runner)),
             sagas_db: orchestration_db,
+            support,
         })
     }
 

@@ -1,9 +1,31 @@
-//! The support context: tickets (inquiry, return, complaint, feedback), messages, assignment, return requests and satisfaction ratings.
+//! The support context: tickets (inquiry, return, complaint, feedback),
+//! messages (with agents' internal notes), assignment and the agents' queue.
 //!
-//! Still inside the legacy shop: this crate has its database (file or schema)
-//! but no tables or routes yet. It will depend only on `kernel` and on other
-//! contexts' `-api` crates (DESIGN.md §2); `docs/MIGRATION.md` gives the order
-//! in which contexts leave the legacy database.
+//! It reaches users and orders only through `users-api` and `orders-api`:
+//! ownership of an order is checked with `OrdersApi::order_summary`, and an
+//! agent's view composes the customer's and the order's summaries — with a
+//! partial answer, not an error, when one of them is unavailable.
+//!
+//! Still to come (issue 6): ratings, statistics, returns and the refund saga,
+//! anonymisation on `UserErased`.
+
+pub mod domain;
+pub mod http;
+mod schema;
+pub mod service;
+
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use kernel::db::{DbConn, DbError};
+
+pub use service::{SupportError, SupportService};
 
 /// The context's name: its database file, its PostgreSQL schema and role.
 pub const CONTEXT: &str = "support";
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/support/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/support/postgres");
+
+/// Applies the context's pending migrations on whichever backend `conn` is.
+pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    kernel::db::run_migrations(conn, CONTEXT, SQLITE_MIGRATIONS, POSTGRES_MIGRATIONS)
+}

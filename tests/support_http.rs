@@ -1,0 +1,175 @@
+//! Support tickets over HTTP: customers, agents, the queue, transitions,
+//! internal notes, and the agent's composed view of customer and order.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{TestApp, Tokens, unique_email};
+
+fn agent(app: &TestApp, admin: &Tokens) -> Tokens {
+    let email = unique_email("agent");
+    let id = app.sign_up(&email)["id"].as_str().expect("id").to_owned();
+    app.patch(&format!("/api/v1/admin/users/{id}"), Some(&admin.access), json!({"roles": ["support_agent"]}))
+        .expect(200);
+    app.log_in(&email)
+}
+
+fn open(app: &TestApp, access: &str, body: Value) -> support::Reply {
+    app.post("/api/v1/support/tickets", Some(access), body)
+}
+
+#[test]
+fn customers_open_tickets_and_agents_work_the_queue() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("root"));
+    let agent = agent(&app, &admin);
+    let customer_email = unique_email("asker");
+    let customer = app.customer(&customer_email);
+    let other = app.customer(&unique_email("other"));
+
+    let opened = open(
+        &app,
+        &customer.access,
+        json!({"kind": "inquiry", "subject": "Where is my lamp?", "body": "Ordered last week."}),
+    );
+    opened.expect(201);
+    let ticket = opened.json();
+    assert_eq!((ticket["status"].clone(), ticket["kind"].clone()), (json!("open"), json!("inquiry")));
+    let id = ticket["id"].as_str().expect("id").to_owned();
+    let bad_kind = open(&app, &customer.access, json!({"kind": "refund", "subject": "x", "body": "y"}));
+    bad_kind.expect(422);
+    assert_eq!(bad_kind.field_errors(), vec![("kind".to_owned(), "invalid_kind".to_owned())]);
+    open(&app, &customer.access, json!({"kind": "inquiry", "subject": "", "body": "y"})).expect(422);
+    open(
+        &app,
+        &customer.access,
+        json!({"kind": "inquiry", "subject": "x", "body": "y", "order_id": uuid::Uuid::now_v7()}),
+    )
+    .expect(404);
+    open(&app, &customer.access, json!({"kind": "inquiry", "subject": "x"})).expect(422);
+    app.post("/api/v1/support/tickets", None, json!({})).expect(401);
+
+    assert_eq!(
+        app.get("/api/v1/support/tickets", Some(&customer.access)).json()["items"].as_array().map(Vec::len),
+        Some(1)
+    );
+    app.get(&format!("/api/v1/support/tickets/{id}"), Some(&other.access)).expect(404);
+    app.get("/api/v1/support/queue", Some(&customer.access)).expect(403);
+
+    let queue = app.get("/api/v1/support/queue?status=open&assigned=none", Some(&agent.access));
+    queue.expect(200);
+    assert!(queue.json()["items"].as_array().expect("items").iter().any(|t| t["id"] == id.as_str()));
+    app.get("/api/v1/support/queue?status=sleeping", Some(&agent.access)).expect(422);
+
+    // Agent: a note for colleagues, an answer for the customer, assignment.
+    app.post(
+        &format!("/api/v1/support/tickets/{id}/messages"),
+        Some(&agent.access),
+        json!({"body": "VIP customer", "internal": true}),
+    )
+    .expect(201);
+    app.post(
+        &format!("/api/v1/support/tickets/{id}/messages"),
+        Some(&agent.access),
+        json!({"body": "It ships tomorrow."}),
+    )
+    .expect(201);
+    let me = app.get("/api/v1/users/me", Some(&agent.access)).json();
+    let patched = app.patch(
+        &format!("/api/v1/support/tickets/{id}"),
+        Some(&agent.access),
+        json!({"status": "pending", "priority": "high", "assignee_id": me["id"]}),
+    );
+    patched.expect(200);
+    assert_eq!(patched.json()["priority"], "high");
+    let mine = app.get("/api/v1/support/queue?assigned=me", Some(&agent.access)).json();
+    assert_eq!(mine["items"].as_array().map(Vec::len), Some(1));
+
+    // The customer never sees the note.
+    let seen = app.get(&format!("/api/v1/support/tickets/{id}"), Some(&customer.access)).json();
+    let bodies: Vec<&str> =
+        seen["messages"].as_array().expect("messages").iter().map(|m| m["body"].as_str().unwrap_or("")).collect();
+    assert_eq!(bodies, vec!["Ordered last week.", "It ships tomorrow."]);
+    assert!(!seen.to_string().contains("VIP"));
+    app.post(
+        &format!("/api/v1/support/tickets/{id}/messages"),
+        Some(&customer.access),
+        json!({"body": "x", "internal": true}),
+    )
+    .expect(422);
+
+    // Resolved, reopened by the customer's reply, resolved, closed for good.
+    app.patch(&format!("/api/v1/support/tickets/{id}"), Some(&agent.access), json!({"status": "resolved"})).expect(200);
+    let reopened = app.post(
+        &format!("/api/v1/support/tickets/{id}/messages"),
+        Some(&customer.access),
+        json!({"body": "Not yet!"}),
+    );
+    reopened.expect(201);
+    assert_eq!(reopened.json()["status"], "open");
+    app.patch(&format!("/api/v1/support/tickets/{id}"), Some(&agent.access), json!({"status": "closed"})).expect(409);
+    app.patch(&format!("/api/v1/support/tickets/{id}"), Some(&agent.access), json!({"status": "resolved"})).expect(200);
+    app.patch(&format!("/api/v1/support/tickets/{id}"), Some(&agent.access), json!({"status": "closed"})).expect(200);
+    let reopen = app.patch(&format!("/api/v1/support/tickets/{id}"), Some(&agent.access), json!({"status": "open"}));
+    reopen.expect(409);
+    assert_eq!(reopen.problem_code(), "illegal_transition");
+    app.post(&format!("/api/v1/support/tickets/{id}/messages"), Some(&customer.access), json!({"body": "?"}))
+        .expect(409);
+    app.patch(&format!("/api/v1/support/tickets/{id}"), Some(&customer.access), json!({"status": "open"})).expect(403);
+    app.patch(&format!("/api/v1/support/tickets/{id}"), Some(&agent.access), json!({"priority": "whenever"}))
+        .expect(422);
+}
+
+#[test]
+fn the_agent_view_composes_customer_and_order_from_their_contexts() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("root"));
+    let agent = agent(&app, &admin);
+    let lamp = app.post(
+        "/api/v1/catalog/products",
+        Some(&admin.access),
+        json!({"sku": "SUP-1", "name": "Support Lamp", "price": {"amount": 1500, "currency": "EUR"}, "stock": 3}),
+    );
+    lamp.expect(201);
+    let lamp = lamp.json()["id"].as_str().expect("id").to_owned();
+    let email = unique_email("buyer");
+    let customer = app.customer(&email);
+    app.call("PUT", &format!("/api/v1/cart/items/{lamp}"), Some(&customer.access), Some(&json!({"quantity": 2})))
+        .expect(200);
+    let order = ureq::post(&format!("{}/api/v1/checkout", app.base_url))
+        .set("Authorization", &format!("Bearer {}", customer.access))
+        .set("Idempotency-Key", "sup-1")
+        .send_json(json!({
+            "shipping_address": {"recipient": "B", "line1": "1 St", "city": "Town", "postal_code": "1", "country": "ES"},
+            "payment": {"token": "tok_visa"}
+        }))
+        .expect("checkout")
+        .into_json::<Value>()
+        .expect("json");
+    let order_id = order["id"].as_str().expect("id").to_owned();
+
+    let ticket = open(
+        &app,
+        &customer.access,
+        json!({"kind": "complaint", "subject": "Scratched", "body": "One arrived scratched.", "order_id": order_id}),
+    );
+    ticket.expect(201);
+    let id = ticket.json()["id"].as_str().expect("id").to_owned();
+    // Someone else cannot attach a ticket to this order.
+    let stranger = app.customer(&unique_email("stranger"));
+    open(&app, &stranger.access, json!({"kind": "complaint", "subject": "x", "body": "y", "order_id": order_id}))
+        .expect(404);
+
+    let view = app.get(&format!("/api/v1/support/tickets/{id}"), Some(&agent.access));
+    view.expect(200);
+    let body = view.json();
+    assert_eq!(body["customer"]["display_name"], "Test Customer");
+    assert_eq!(body["customer"]["email"], email.as_str());
+    assert_eq!(body["order"]["status"], "confirmed");
+    assert_eq!(body["order"]["total"], 3000);
+    assert_eq!(body["order"]["lines"], json!(["2 × Support Lamp"]));
+    assert_eq!(body["unavailable"], json!([]));
+    // The customer's own view has none of that.
+    let own = app.get(&format!("/api/v1/support/tickets/{id}"), Some(&customer.access)).json();
+    assert!(own.get("customer").is_none() && own.get("unavailable").is_none());
+}
