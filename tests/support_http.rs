@@ -173,3 +173,62 @@ fn the_agent_view_composes_customer_and_order_from_their_contexts() {
     let own = app.get(&format!("/api/v1/support/tickets/{id}"), Some(&customer.access)).json();
     assert!(own.get("customer").is_none() && own.get("unavailable").is_none());
 }
+
+#[test]
+fn ratings_statistics_and_erasure() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("root"));
+    let agent = agent(&app, &admin);
+    let customer = app.customer(&unique_email("rater"));
+    let id = open(
+        &app,
+        &customer.access,
+        json!({"kind": "feedback", "subject": "Lovely shop", "body": "My name is Ana Secret."}),
+    )
+    .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    open(&app, &customer.access, json!({"kind": "inquiry", "subject": "Still open", "body": "?"})).expect(201);
+    let rating = format!("/api/v1/support/tickets/{id}/rating");
+    let early = app.post(&rating, Some(&customer.access), json!({"score": 5, "comment": "Great"}));
+    early.expect(409);
+    assert_eq!(early.problem_code(), "cannot_rate");
+    app.post(&format!("/api/v1/support/tickets/{id}/messages"), Some(&agent.access), json!({"body": "Thank you!"}))
+        .expect(201);
+    app.patch(&format!("/api/v1/support/tickets/{id}"), Some(&agent.access), json!({"status": "resolved"})).expect(200);
+    app.post(&rating, Some(&customer.access), json!({"score": 6})).expect(422);
+    let stranger = app.customer(&unique_email("stranger"));
+    app.post(&rating, Some(&stranger.access), json!({"score": 1})).expect(404);
+    app.post(&rating, Some(&customer.access), json!({"score": 4, "comment": "Quick answer"})).expect(204);
+    app.post(&rating, Some(&customer.access), json!({"score": 1})).expect(409);
+
+    app.get("/api/v1/admin/support/stats", Some(&agent.access)).expect(403);
+    let stats = app.get("/api/v1/admin/support/stats", Some(&admin.access));
+    stats.expect(200);
+    let stats = stats.json();
+    assert_eq!(stats["open_by_kind"], json!({"inquiry": 1}));
+    assert_eq!(stats["average_rating"], 4.0);
+    assert!(stats["median_first_response_seconds"].as_f64().is_some());
+    assert!(stats["median_resolution_seconds"].as_f64().is_some());
+
+    // The customer leaves: their words leave the tickets, the agents' stay.
+    app.delete("/api/v1/users/me", Some(&customer.access)).expect(204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let ticket = app.get(&format!("/api/v1/support/tickets/{id}"), Some(&agent.access)).json();
+        if ticket["subject"] == "[erased]" {
+            assert!(!ticket.to_string().contains("Ana Secret"));
+            let bodies: Vec<&str> = ticket["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .map(|m| m["body"].as_str().unwrap_or(""))
+                .collect();
+            assert_eq!(bodies, vec!["[erased]", "Thank you!"]);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never anonymised");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -233,7 +233,17 @@ impl Shop {
             saga_wake,
             FaultInjection { hang_after_step: settings.testing.saga_hang_after_step.clone() },
         );
-        let support = Arc::new(support::SupportService::new(support_db, clock.clone(), support_outbox));
+        let support = Arc::new(support::SupportService::new(support_db.clone(), clock.clone(), support_outbox));
+        // Support: an erased customer's words leave their tickets.
+        let anonymiser = support.clone();
+        bus.subscribe::<users_api::events::UserErased, _>(
+            "support.anonymise_tickets",
+            support_db,
+            move |conn, event, _| {
+                anonymiser.anonymise(conn, event.user_id)?;
+                Ok(())
+            },
+        );
         Ok(Self {
             settings,
             clock,

@@ -23,6 +23,7 @@ impl From<SupportError> for ApiError {
                 ApiError::conflict("illegal_transition", format!("the ticket is {from}; it cannot become {to}"))
             }
             SupportError::Closed => ApiError::conflict("ticket_closed", "the ticket is closed"),
+            SupportError::NotRated(detail) => ApiError::conflict("cannot_rate", detail),
             SupportError::Unavailable(cause) => ApiError::unavailable(cause),
             SupportError::Internal(cause) => ApiError::internal(cause),
         }
@@ -420,15 +421,87 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(TicketBody::from(row)))
 }
 
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    #[validate(required, range(min = 1, max = 5, code = "range", message = "between 1 and 5"))]
+    pub score: Option<i32>,
+    #[validate(length(max = 2000))]
+    pub comment: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/support/tickets/{id}/rating", tag = "support",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id")),
+    request_body = RatingRequest,
+    responses(
+        (status = 204, description = "Rated"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not resolved yet, or already rated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Score not 1–5", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn rate(
+    support: web::Data<SupportService>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<uuid::Uuid>,
+    ValidatedJson(body): ValidatedJson<RatingRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().to_string();
+    let (score, comment) = (body.score.unwrap_or_default(), body.comment.unwrap_or_default());
+    let support = support.into_inner();
+    blocking(move || support.rate(principal.user_id, &id, score, comment.trim())).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsBody {
+    /// Open or pending tickets per kind.
+    pub open_by_kind: std::collections::BTreeMap<String, i64>,
+    pub median_first_response_seconds: Option<f64>,
+    pub median_resolution_seconds: Option<f64>,
+    pub average_rating: Option<f64>,
+    pub ratings: i64,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/admin/support/stats", tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Support statistics", body = StatsBody),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn stats(
+    support: web::Data<SupportService>,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_role(&[Role::Admin])?;
+    let support = support.into_inner();
+    let stats = blocking(move || support.stats()).await?;
+    Ok(HttpResponse::Ok().json(StatsBody {
+        open_by_kind: stats.open_by_kind.into_iter().collect(),
+        median_first_response_seconds: stats.median_first_response_seconds,
+        median_resolution_seconds: stats.median_resolution_seconds,
+        average_rating: stats.average_rating,
+        ratings: stats.ratings,
+    }))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/support/tickets").route(web::post().to(open)).route(web::get().to(mine)))
         .service(
             web::resource("/api/v1/support/tickets/{id}").route(web::get().to(view)).route(web::patch().to(update)),
         )
         .service(web::resource("/api/v1/support/tickets/{id}/messages").route(web::post().to(reply)))
-        .service(web::resource("/api/v1/support/queue").route(web::get().to(queue)));
+        .service(web::resource("/api/v1/support/tickets/{id}/rating").route(web::post().to(rate)))
+        .service(web::resource("/api/v1/support/queue").route(web::get().to(queue)))
+        .service(web::resource("/api/v1/admin/support/stats").route(web::get().to(stats)));
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(open, mine, view, reply, queue, update), tags((name = "support", description = "Tickets and the agents' queue")))]
+#[openapi(paths(open, mine, view, reply, queue, update, rate, stats), tags((name = "support", description = "Tickets and the agents' queue")))]
 pub struct SupportOpenApi;

@@ -10,6 +10,7 @@
 //! anonymisation on `UserErased`.
 
 pub mod domain;
+pub mod feedback;
 pub mod http;
 mod schema;
 pub mod service;

@@ -15,6 +15,7 @@ diesel::table! {
         resolved_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        return_status -> Nullable<Text>,
     }
 }
 
@@ -30,5 +31,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ticket_ratings (ticket_id) {
+        ticket_id -> Text,
+        score -> Integer,
+        comment -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    return_lines (ticket_id, product_id) {
+        ticket_id -> Text,
+        order_id -> Text,
+        product_id -> Text,
+        quantity -> BigInt,
+        reason -> Text,
+        unit_price -> BigInt,
+        currency -> Text,
+    }
+}
+
 diesel::joinable!(ticket_messages -> tickets (ticket_id));
-diesel::allow_tables_to_appear_in_same_query!(tickets, ticket_messages);
+diesel::allow_tables_to_appear_in_same_query!(tickets, ticket_messages, ticket_ratings, return_lines);

@@ -18,6 +18,8 @@ pub enum SupportError {
     IllegalTransition { from: String, to: String },
     #[error("the ticket is closed")]
     Closed,
+    #[error("{0}")]
+    NotRated(&'static str),
     #[error(transparent)]
     Unavailable(DbError),
     #[error("{0}")]
@@ -56,6 +58,7 @@ pub struct TicketRow {
     pub resolved_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub return_status: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
