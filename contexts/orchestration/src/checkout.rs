@@ -122,7 +122,7 @@ pub async fn run_cancellation_step(
     orders: &dyn OrdersApi,
 ) -> Transition {
     match step {
-        Step::Refund => match orders.refund(order_id, None).await {
+        Step::Refund => match orders.refund(order_id, None, "cancellation".into()).await {
             Ok(_) => Transition::Next(Step::Restock),
             Err(error) => orders_failure(error),
         },
@@ -168,7 +168,7 @@ pub async fn run_step(
             Ok(()) => Transition::Completed,
             Err(error) => orders_failure(error),
         },
-        Step::Refund => match orders.refund(order_id, None).await {
+        Step::Refund => match orders.refund(order_id, None, "checkout".into()).await {
             Ok(_) => Transition::Next(Step::Release),
             Err(error) => orders_failure(error),
         },

@@ -32,9 +32,9 @@ impl OrdersApi for InProcessOrdersApi {
         run(move || service.charge(order_id)).await
     }
 
-    async fn refund(&self, order_id: OrderId, amount: Option<Money>) -> Result<Money, OrdersApiError> {
+    async fn refund(&self, order_id: OrderId, amount: Option<Money>, key: String) -> Result<Money, OrdersApiError> {
         let service = self.service.clone();
-        run(move || service.refund(order_id, amount)).await
+        run(move || service.refund_once(order_id, amount, &key)).await
     }
 
     async fn confirm(&self, order_id: OrderId) -> Result<(), OrdersApiError> {
@@ -67,6 +67,7 @@ impl OrdersApi for InProcessOrdersApi {
                 total: order.total,
                 captured: order.payment.captured,
                 refunded: order.payment.refunded,
+                delivered_at: order.timeline.iter().find(|t| t.status == "delivered").map(|t| t.at),
             })),
             Err(OrderError::NotFound) => Ok(None),
             Err(other) => Err(OrdersApiError::Transient(other.to_string())),

@@ -5,7 +5,7 @@
 
 use crate::cart::PricedCart;
 use crate::payments::{GatewayError, PaymentGateway};
-use crate::schema::{cart_items, carts, idempotency_keys, order_history, order_lines, orders, payments};
+use crate::schema::{cart_items, carts, idempotency_keys, order_history, order_lines, orders, payments, refunds};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use kernel::db::{ContextDatabase, DbConn, DbError};
@@ -500,6 +500,44 @@ impl OrderService {
                     }
                 },
             }
+        }
+    }
+
+    /// A refund under `key`, applied once: a repeat (after a crash) returns
+    /// what the first one refunded.
+    pub fn refund_once(&self, id: OrderId, amount: Option<Money>, key: &str) -> Result<Money, OrdersApiError> {
+        let transient = |e: &dyn std::fmt::Display| OrdersApiError::Transient(e.to_string());
+        let mut conn = self.db.conn().map_err(|e| transient(&e))?;
+        let done: Option<i64> = refunds::table
+            .find((id.to_string(), key))
+            .select(refunds::amount)
+            .first(&mut conn)
+            .optional()
+            .map_err(|e| transient(&e))?;
+        let currency: Option<String> = payments::table
+            .find(id.to_string())
+            .select(payments::currency)
+            .first(&mut conn)
+            .optional()
+            .map_err(|e| transient(&e))?;
+        let Some(currency) = currency else { return Err(OrdersApiError::UnknownOrder(id)) };
+        let currency = Currency::parse(&currency).map_err(|e| transient(&e))?;
+        if let Some(done) = done {
+            return Ok(Money::new(done, currency));
+        }
+        let refunded = self.refund(id, amount)?;
+        let insert = diesel::insert_into(refunds::table)
+            .values((
+                refunds::order_id.eq(id.to_string()),
+                refunds::refund_key.eq(key),
+                refunds::amount.eq(refunded.amount),
+                refunds::created_at.eq(self.now()),
+            ))
+            .execute(&mut conn);
+        match insert {
+            Ok(_) => Ok(refunded),
+            Err(error) if unique_violation(&error) => Ok(refunded),
+            Err(error) => Err(transient(&error)),
         }
     }
 

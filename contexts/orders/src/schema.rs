@@ -86,6 +86,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    refunds (order_id, refund_key) {
+        order_id -> Text,
+        refund_key -> Text,
+        amount -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::allow_tables_to_appear_in_same_query!(

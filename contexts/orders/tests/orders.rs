@@ -221,11 +221,11 @@ fn the_published_api_summarises_orders_for_other_contexts() {
             assert_eq!((summary.user_id, summary.status.as_str(), summary.total.amount), (user, "pending", 5000));
             assert_eq!((summary.lines[0].name.as_str(), summary.lines[0].quantity), ("Lamp", 2));
             assert!(matches!(api.charge(order.id).await, Ok(ChargeOutcome::Captured(_))));
-            let refunded = api
-                .refund(order.id, Some(Money::new(700, Currency::parse("EUR").expect("EUR"))))
-                .await
-                .expect("refund");
+            let seven = Money::new(700, Currency::parse("EUR").expect("EUR"));
+            let refunded = api.refund(order.id, Some(seven), "return T-1".into()).await.expect("refund");
             assert_eq!(refunded.amount, 700);
+            let again = api.refund(order.id, Some(seven), "return T-1".into()).await.expect("repeat");
+            assert_eq!(again.amount, 700, "the same key refunds once");
             let summary = api.order_summary(order.id).await.expect("answer").expect("exists");
             assert_eq!((summary.captured.amount, summary.refunded.amount), (5000, 700), "{}", shop.db.label());
             assert_eq!(api.order_summary(OrderId::new()).await.expect("answer"), None);

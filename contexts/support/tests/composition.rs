@@ -51,6 +51,7 @@ async fn a_failing_users_context_gives_a_partial_answer() {
             total: Money::new(999, Currency::parse("EUR").expect("EUR")),
             captured: Money::new(999, Currency::parse("EUR").expect("EUR")),
             refunded: Money::new(0, Currency::parse("EUR").expect("EUR")),
+            delivered_at: None,
         }))
     });
     let authenticator: Arc<dyn Authenticator> = Arc::new(AgentAuthenticator(UserId::new()));

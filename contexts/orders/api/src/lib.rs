@@ -25,6 +25,8 @@ pub struct OrderSummary {
     pub total: Money,
     pub captured: Money,
     pub refunded: Money,
+    /// When it was delivered, for return windows.
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,8 +57,9 @@ pub trait OrdersApi: Send + Sync {
     async fn charge(&self, order_id: OrderId) -> Result<ChargeOutcome, OrdersApiError>;
 
     /// Refunds `amount`, or everything captured and not yet refunded when
-    /// `None`; never more. Returns the amount refunded by this call.
-    async fn refund(&self, order_id: OrderId, amount: Option<Money>) -> Result<Money, OrdersApiError>;
+    /// `None`; never more. Idempotent per `key` (name the cause: `checkout`,
+    /// `return <ticket>`): a repeat returns the first refund's amount.
+    async fn refund(&self, order_id: OrderId, amount: Option<Money>, key: String) -> Result<Money, OrdersApiError>;
 
     /// Pending → confirmed. Idempotent.
     async fn confirm(&self, order_id: OrderId) -> Result<(), OrdersApiError>;
