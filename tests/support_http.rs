@@ -232,3 +232,135 @@ fn ratings_statistics_and_erasure() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+fn poll(app: &TestApp, path: &str, access: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let value = app.get(path, Some(access)).json();
+        if done(&value) {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out on {path}: {value}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_whole_return_journey() {
+    let app = TestApp::spawn();
+    let admin = app.admin(&unique_email("root"));
+    let agent = agent(&app, &admin);
+    let lamp = app
+        .post(
+            "/api/v1/catalog/products",
+            Some(&admin.access),
+            json!({"sku": "RET-L", "name": "Lamp", "price": {"amount": 900, "currency": "EUR"}, "stock": 10}),
+        )
+        .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mug = app
+        .post(
+            "/api/v1/catalog/products",
+            Some(&admin.access),
+            json!({"sku": "RET-M", "name": "Mug", "price": {"amount": 400, "currency": "EUR"}, "stock": 10}),
+        )
+        .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let customer = app.customer(&unique_email("returner"));
+    for (product, quantity) in [(&lamp, 3), (&mug, 1)] {
+        app.call(
+            "PUT",
+            &format!("/api/v1/cart/items/{product}"),
+            Some(&customer.access),
+            Some(&json!({"quantity": quantity})),
+        )
+        .expect(200);
+    }
+    let order = ureq::post(&format!("{}/api/v1/checkout", app.base_url))
+        .set("Authorization", &format!("Bearer {}", customer.access))
+        .set("Idempotency-Key", "ret-1")
+        .send_json(json!({"shipping_address": {"recipient": "R", "line1": "1 St", "city": "T", "postal_code": "1", "country": "ES"}, "payment": {"token": "tok_visa"}}))
+        .expect("checkout")
+        .into_json::<Value>()
+        .expect("json");
+    assert_eq!(order["status"], "confirmed");
+    let order_id = order["id"].as_str().expect("id").to_owned();
+    let return_body = |lines: Value| json!({"kind": "return", "subject": "Too many lamps", "body": "Sending some back.", "order_id": order_id, "lines": lines});
+
+    let early =
+        open(&app, &customer.access, return_body(json!([{"product_id": lamp, "quantity": 2, "reason": "too many"}])));
+    early.expect(422);
+    assert_eq!(early.field_errors(), vec![("order_id".to_owned(), "order_not_delivered".to_owned())]);
+    app.post(&format!("/api/v1/admin/orders/{order_id}/ship"), Some(&admin.access), json!({})).expect(200);
+    app.post(&format!("/api/v1/admin/orders/{order_id}/deliver"), Some(&admin.access), json!({})).expect(200);
+
+    let too_many =
+        open(&app, &customer.access, return_body(json!([{"product_id": lamp, "quantity": 4, "reason": "x"}])));
+    too_many.expect(422);
+    assert_eq!(too_many.field_errors(), vec![("lines[0].quantity".to_owned(), "too_many".to_owned())]);
+    let stranger_product = open(
+        &app,
+        &customer.access,
+        return_body(json!([{"product_id": uuid::Uuid::now_v7(), "quantity": 1, "reason": "x"}])),
+    );
+    assert_eq!(stranger_product.field_errors(), vec![("lines[0].product_id".to_owned(), "not_in_order".to_owned())]);
+    open(&app, &customer.access, json!({"kind": "return", "subject": "x", "body": "y", "order_id": order_id}))
+        .expect(422);
+    let stranger = app.customer(&unique_email("stranger"));
+    open(&app, &stranger.access, return_body(json!([{"product_id": lamp, "quantity": 1, "reason": "x"}]))).expect(404);
+
+    let requested =
+        open(&app, &customer.access, return_body(json!([{"product_id": lamp, "quantity": 2, "reason": "too many"}])));
+    requested.expect(201);
+    assert_eq!(requested.json()["return_status"], "requested");
+    let ticket = requested.json()["id"].as_str().expect("id").to_owned();
+    // Two lamps are on their way back: only one more can be returned.
+    let over = open(&app, &customer.access, return_body(json!([{"product_id": lamp, "quantity": 2, "reason": "x"}])));
+    assert_eq!(over.field_errors(), vec![("lines[0].quantity".to_owned(), "too_many".to_owned())]);
+
+    app.post(&format!("/api/v1/support/tickets/{ticket}/return/approve"), Some(&customer.access), json!({}))
+        .expect(403);
+    app.post(&format!("/api/v1/support/tickets/{ticket}/return/approve"), Some(&agent.access), json!({})).expect(200);
+    app.post(&format!("/api/v1/support/tickets/{ticket}/return/approve"), Some(&agent.access), json!({})).expect(200);
+    let done = poll(&app, &format!("/api/v1/support/tickets/{ticket}"), &customer.access, |t| {
+        t["return_status"] == "completed"
+    });
+    let last = done["messages"].as_array().expect("messages").last().cloned().expect("message");
+    assert!(last["body"].as_str().unwrap_or("").contains("Refunded 18.00 EUR"), "{last}");
+    let reject_late = app.post(
+        &format!("/api/v1/support/tickets/{ticket}/return/reject"),
+        Some(&agent.access),
+        json!({"reason": "no"}),
+    );
+    reject_late.expect(409);
+
+    // Observed through the orders and catalog contexts.
+    let paid = app.get(&format!("/api/v1/orders/{order_id}"), Some(&customer.access)).json();
+    assert_eq!(paid["payment"]["captured"]["amount"], 3100);
+    assert_eq!(paid["payment"]["refunded"]["amount"], 1800, "exactly the two lamps, once, despite approving twice");
+    assert_eq!(paid["payment"]["status"], "partially_refunded");
+    let stock = app.get(&format!("/api/v1/catalog/products/{lamp}/stock"), Some(&admin.access)).json();
+    assert_eq!(stock["on_hand"], 9, "7 left after the sale, plus the 2 returned");
+
+    // A rejected return refunds nothing.
+    let second =
+        open(&app, &customer.access, return_body(json!([{"product_id": mug, "quantity": 1, "reason": "chipped"}])));
+    second.expect(201);
+    let second = second.json()["id"].as_str().expect("id").to_owned();
+    app.post(&format!("/api/v1/support/tickets/{second}/return/reject"), Some(&agent.access), json!({})).expect(422);
+    let rejected = app.post(
+        &format!("/api/v1/support/tickets/{second}/return/reject"),
+        Some(&agent.access),
+        json!({"reason": "used"}),
+    );
+    rejected.expect(200);
+    assert_eq!(rejected.json()["return_status"], "rejected");
+    app.post(&format!("/api/v1/support/tickets/{second}/return/approve"), Some(&agent.access), json!({})).expect(409);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let paid = app.get(&format!("/api/v1/orders/{order_id}"), Some(&customer.access)).json();
+    assert_eq!(paid["payment"]["refunded"]["amount"], 1800);
+}

@@ -33,6 +33,7 @@ pub struct Settings {
     pub mail: MailConfig,
     pub events: EventsConfig,
     pub checkout: CheckoutConfig,
+    pub support: SupportConfig,
     /// Test-only switches. Never set in production.
     pub testing: TestingConfig,
 }
@@ -44,6 +45,13 @@ pub struct CheckoutConfig {
     pub wait_ms: u64,
     /// The sandbox payment gateway's delay for `tok_slow`.
     pub sandbox_slow_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportConfig {
+    /// Days after delivery in which a return can be asked for.
+    pub return_window_days: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -143,6 +151,7 @@ impl Default for Settings {
                 lockout_window_secs: 900,
             },
             checkout: CheckoutConfig { wait_ms: 3_000, sandbox_slow_ms: 2_000 },
+            support: SupportConfig { return_window_days: 30 },
             testing: TestingConfig::default(),
             events: EventsConfig {
                 max_attempts: 10,

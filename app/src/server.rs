@@ -32,6 +32,8 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
     let orders = web::Data::from(shop.orders.clone());
     let sagas = web::Data::new(orchestration::http::SagaAdmin(shop.sagas_db.clone()));
     let support = web::Data::from(shop.support.clone());
+    let return_window =
+        web::Data::new(support::http::ReturnWindow(chrono::Duration::days(shop.settings.support.return_window_days)));
     let neighbours =
         web::Data::new(support::http::Neighbours { users: shop.users_api.clone(), orders: shop.orders_api.clone() });
     let checkout_wait =
@@ -58,6 +60,7 @@ pub fn build(shop: Arc<Shop>, listener: TcpListener) -> std::io::Result<Server> 
             .app_data(sagas.clone())
             .app_data(support.clone())
             .app_data(neighbours.clone())
+            .app_data(return_window.clone())
             .app_data(checkout_wait.clone())
             .app_data(authenticator.clone())
             .app_data(databases.clone())

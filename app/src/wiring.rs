@@ -225,14 +225,6 @@ impl Shop {
                 Ok(())
             },
         );
-        let saga_runner = SagaRunner::new(
-            orchestration_db.clone(),
-            clock.clone(),
-            catalog_api.clone(),
-            orders_api.clone(),
-            saga_wake,
-            FaultInjection { hang_after_step: settings.testing.saga_hang_after_step.clone() },
-        );
         let support = Arc::new(support::SupportService::new(support_db.clone(), clock.clone(), support_outbox));
         // Support: an erased customer's words leave their tickets.
         let anonymiser = support.clone();
@@ -243,6 +235,37 @@ impl Shop {
                 anonymiser.anonymise(conn, event.user_id)?;
                 Ok(())
             },
+        );
+        let return_wake = saga_wake.clone();
+        bus.subscribe::<support_api::events::ReturnApproved, _>(
+            "orchestration.start_return",
+            orchestration_db.clone(),
+            move |conn, event, _| {
+                let lines = event
+                    .lines
+                    .iter()
+                    .map(|line| catalog_api::StockLine { product_id: line.product_id, quantity: line.quantity })
+                    .collect();
+                orchestration::runner::start_return(
+                    conn,
+                    event.order_id,
+                    &event.ticket_id,
+                    lines,
+                    event.amount,
+                    chrono::Utc::now().naive_utc(),
+                )?;
+                return_wake.notify();
+                Ok(())
+            },
+        );
+        let saga_runner = SagaRunner::new(
+            orchestration_db.clone(),
+            clock.clone(),
+            catalog_api.clone(),
+            orders_api.clone(),
+            Arc::new(support::returns::InProcessSupportApi::new(support.clone())),
+            saga_wake,
+            FaultInjection { hang_after_step: settings.testing.saga_hang_after_step.clone() },
         );
         Ok(Self {
             settings,

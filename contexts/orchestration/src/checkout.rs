@@ -20,6 +20,9 @@ pub const KIND: &str = "checkout";
 /// The cancellation saga (same machinery): refund → restock → cancel.
 pub const CANCELLATION: &str = "cancellation";
 
+/// The return saga: partial refund → restock → mark the return completed.
+pub const RETURN: &str = "return";
+
 /// How long stock stays reserved for a checkout that has not finished.
 pub const RESERVATION_TTL: Duration = Duration::from_secs(15 * 60);
 
@@ -32,6 +35,11 @@ pub struct CheckoutData {
     pub lines: Vec<StockLine>,
     /// Set once a step has failed: why the order will be rejected.
     pub failure: Option<String>,
+    /// Returns: the ticket, and the amount to refund (the returned lines' prices).
+    #[serde(default)]
+    pub ticket_id: Option<String>,
+    #[serde(default)]
+    pub amount: Option<kernel::Money>,
 }
 
 /// The steps, forward and compensating.
@@ -46,6 +54,8 @@ pub enum Step {
     Reject,
     Restock,
     Cancel,
+    Complete,
+    FailReturn,
 }
 
 impl Step {
@@ -60,6 +70,8 @@ impl Step {
             Step::Reject => "reject",
             Step::Restock => "restock",
             Step::Cancel => "cancel",
+            Step::Complete => "complete",
+            Step::FailReturn => "fail_return",
         }
     }
 
@@ -74,6 +86,8 @@ impl Step {
             Step::Reject,
             Step::Restock,
             Step::Cancel,
+            Step::Complete,
+            Step::FailReturn,
         ]
         .into_iter()
         .find(|step| step.name() == name)
@@ -138,6 +152,44 @@ pub async fn run_cancellation_step(
     }
 }
 
+/// Runs one step of a return saga.
+pub async fn run_return_step(
+    step: Step,
+    order_id: OrderId,
+    data: &CheckoutData,
+    catalog: &dyn CatalogApi,
+    orders: &dyn OrdersApi,
+    support: &dyn support_api::SupportApi,
+) -> Transition {
+    let ticket = data.ticket_id.clone().unwrap_or_default();
+    match step {
+        Step::Refund => match orders.refund(order_id, data.amount, format!("return {ticket}")).await {
+            Ok(_) => Transition::Next(Step::Restock),
+            Err(error) => orders_failure(error),
+        },
+        Step::Restock => match catalog.restock(data.lines.clone(), format!("return {ticket}")).await {
+            Ok(()) => Transition::Next(Step::Complete),
+            Err(error) => Transition::Retry(error.to_string()),
+        },
+        Step::Complete => {
+            let Some(refunded) = data.amount else {
+                return Transition::Retry("the return saga carries no amount".into());
+            };
+            match support.return_completed(ticket, refunded).await {
+                Ok(()) => Transition::Completed,
+                Err(error) => Transition::Retry(error.to_string()),
+            }
+        }
+        Step::FailReturn => {
+            match support.return_failed(ticket, data.failure.clone().unwrap_or_else(|| "refund failed".into())).await {
+                Ok(()) => Transition::Failed,
+                Err(error) => Transition::Retry(error.to_string()),
+            }
+        }
+        other => Transition::Retry(format!("{} is not a return step", other.name())),
+    }
+}
+
 /// Runs one step and says where the saga goes next.
 pub async fn run_step(
     step: Step,
@@ -184,7 +236,9 @@ pub async fn run_step(
                 Err(error) => orders_failure(error),
             }
         }
-        Step::Restock | Step::Cancel => Transition::Retry(format!("{} is not a checkout step", step.name())),
+        Step::Restock | Step::Cancel | Step::Complete | Step::FailReturn => {
+            Transition::Retry(format!("{} is not a checkout step", step.name()))
+        }
     }
 }
 
@@ -196,8 +250,13 @@ pub fn give_up(step: Step) -> Transition {
         Step::Charge => Transition::Compensate(Step::Refund, "payment_failed".into()),
         Step::Commit => Transition::Compensate(Step::Refund, "stock_unavailable".into()),
         // Forward progress past the charge is kept: confirmation is retried, not undone.
-        Step::Confirm | Step::Refund | Step::Release | Step::Reject | Step::Restock | Step::Cancel => {
-            Transition::Retry("still failing".into())
-        }
+        Step::Confirm
+        | Step::Refund
+        | Step::Release
+        | Step::Reject
+        | Step::Restock
+        | Step::Cancel
+        | Step::Complete
+        | Step::FailReturn => Transition::Retry("still failing".into()),
     }
 }

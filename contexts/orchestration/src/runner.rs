@@ -62,6 +62,46 @@ pub fn start_checkout(
     start(conn, checkout::KIND, Step::Reserve, order_id, lines, now)
 }
 
+/// Starts a return saga for an approved return, once per ticket.
+pub fn start_return(
+    conn: &mut DbConn,
+    order_id: OrderId,
+    ticket_id: &str,
+    lines: Vec<StockLine>,
+    amount: kernel::Money,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    // One return saga per ticket (an order may have several returns): the
+    // kind names the ticket, `return:<ticket id>`.
+    let kind = format!("{}:{ticket_id}", checkout::RETURN);
+    let exists: i64 = sagas::table.filter(sagas::kind.eq(&kind)).count().get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    let data = serde_json::to_string(&CheckoutData {
+        lines,
+        failure: None,
+        ticket_id: Some(ticket_id.to_owned()),
+        amount: Some(amount),
+    })
+    .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    diesel::insert_into(sagas::table)
+        .values((
+            sagas::id.eq(uuid::Uuid::now_v7().to_string()),
+            sagas::kind.eq(&kind),
+            sagas::order_id.eq(order_id.to_string()),
+            sagas::state.eq(RUNNING),
+            sagas::step.eq(Step::Refund.name()),
+            sagas::data.eq(data),
+            sagas::attempts.eq(0),
+            sagas::next_attempt_at.eq(now),
+            sagas::created_at.eq(now),
+            sagas::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
 /// Starts a cancellation saga for an order, once.
 pub fn start_cancellation(
     conn: &mut DbConn,
@@ -88,7 +128,7 @@ fn start(
     if exists > 0 {
         return Ok(false);
     }
-    let data = serde_json::to_string(&CheckoutData { lines, failure: None })
+    let data = serde_json::to_string(&CheckoutData { lines, failure: None, ticket_id: None, amount: None })
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     diesel::insert_into(sagas::table)
         .values((
@@ -119,6 +159,7 @@ pub struct SagaRunner {
     clock: Arc<dyn Clock>,
     catalog: Arc<dyn CatalogApi>,
     orders: Arc<dyn OrdersApi>,
+    support: Arc<dyn support_api::SupportApi>,
     wake: Wake,
     fault: FaultInjection,
     step_timeout: Duration,
@@ -133,10 +174,11 @@ impl SagaRunner {
         clock: Arc<dyn Clock>,
         catalog: Arc<dyn CatalogApi>,
         orders: Arc<dyn OrdersApi>,
+        support: Arc<dyn support_api::SupportApi>,
         wake: Wake,
         fault: FaultInjection,
     ) -> Self {
-        Self { db, clock, catalog, orders, wake, fault, step_timeout: STEP_TIMEOUT }
+        Self { db, clock, catalog, orders, support, wake, fault, step_timeout: STEP_TIMEOUT }
     }
 
     pub fn with_step_timeout(self, step_timeout: Duration) -> Self {
@@ -181,7 +223,17 @@ impl SagaRunner {
             }
         };
         let call = async {
-            if saga.kind == checkout::CANCELLATION {
+            if saga.kind.starts_with(checkout::RETURN) {
+                checkout::run_return_step(
+                    step,
+                    order_id,
+                    &data,
+                    self.catalog.as_ref(),
+                    self.orders.as_ref(),
+                    self.support.as_ref(),
+                )
+                .await
+            } else if saga.kind == checkout::CANCELLATION {
                 checkout::run_cancellation_step(step, order_id, &data, self.catalog.as_ref(), self.orders.as_ref())
                     .await
             } else {
@@ -192,6 +244,14 @@ impl SagaRunner {
             Ok(transition) => transition,
             Err(_) => Transition::Retry(format!("the {} step timed out after {:?}", step.name(), self.step_timeout)),
         };
+        if saga.kind.starts_with(checkout::RETURN)
+            && step == Step::Refund
+            && matches!(transition, Transition::Retry(_))
+            && saga.attempts + 1 >= MAX_ATTEMPTS
+        {
+            // Nothing to undo yet: hand the ticket back to an agent.
+            transition = Transition::Compensate(Step::FailReturn, "the refund kept failing".into());
+        }
         if matches!(transition, Transition::Retry(_)) && saga.attempts + 1 >= MAX_ATTEMPTS {
             let given_up = checkout::give_up(step);
             if !matches!(given_up, Transition::Retry(_)) {

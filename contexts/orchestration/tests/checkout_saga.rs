@@ -25,18 +25,29 @@ fn lines() -> Vec<StockLine> {
     vec![StockLine { product_id: ProductId::new(), quantity: 2 }]
 }
 
-/// Runs the saga for `order` to its end and returns its state and step log.
+/// Runs the saga to its end and returns its state and step log.
 fn run(
     db: &TestDatabase,
     clock: Arc<ManualClock>,
     catalog: MockCatalogApi,
     orders: MockOrdersApi,
 ) -> (String, Vec<(String, String)>) {
+    run_with(db, clock, catalog, orders, support_api::MockSupportApi::new())
+}
+
+fn run_with(
+    db: &TestDatabase,
+    clock: Arc<ManualClock>,
+    catalog: MockCatalogApi,
+    orders: MockOrdersApi,
+    support: support_api::MockSupportApi,
+) -> (String, Vec<(String, String)>) {
     let runner = SagaRunner::new(
         db.db.clone(),
         clock.clone(),
         Arc::new(catalog),
         Arc::new(orders),
+        Arc::new(support),
         Wake::new(),
         FaultInjection::default(),
     );
@@ -210,6 +221,7 @@ fn a_step_that_never_answers_times_out_and_is_retried() {
         clock.clone(),
         Arc::new(Silent),
         Arc::new(MockOrdersApi::new()),
+        Arc::new(support_api::MockSupportApi::new()),
         Wake::new(),
         FaultInjection::default(),
     )
@@ -250,4 +262,60 @@ fn a_cancellation_refunds_restocks_and_cancels() {
         let (state, log) = run(&db, clock, catalog, orders);
         assert_eq!((state.as_str(), steps(&log)), ("completed", vec!["refund", "restock", "cancel"]), "{}", db.label());
     }
+}
+
+#[test]
+fn a_return_refunds_exactly_its_lines_restocks_and_completes() {
+    for db in test_databases(orchestration::CONTEXT, orchestration::migrate) {
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let order = OrderId::new();
+        {
+            let mut conn = db.db.conn().expect("conn");
+            let now = clock.now().naive_utc();
+            assert!(
+                orchestration::runner::start_return(&mut conn, order, "T-1", lines(), eur(1800), now).expect("start")
+            );
+            assert!(
+                !orchestration::runner::start_return(&mut conn, order, "T-1", lines(), eur(1800), now).expect("again")
+            );
+        }
+        let mut catalog = MockCatalogApi::new();
+        catalog.expect_restock().withf(|_, reason| reason == "return T-1").times(1).returning(|_, _| Ok(()));
+        let mut orders = MockOrdersApi::new();
+        orders
+            .expect_refund()
+            .withf(move |o, amount, key| *o == order && *amount == Some(eur(1800)) && key == "return T-1")
+            .times(1)
+            .returning(|_, _, _| Ok(eur(1800)));
+        let mut support = support_api::MockSupportApi::new();
+        support.expect_return_completed().withf(|t, m| t == "T-1" && *m == eur(1800)).times(1).returning(|_, _| Ok(()));
+        let (state, log) = run_with(&db, clock, catalog, orders, support);
+        assert_eq!(
+            (state.as_str(), steps(&log)),
+            ("completed", vec!["refund", "restock", "complete"]),
+            "{}",
+            db.label()
+        );
+    }
+}
+
+#[test]
+fn a_return_whose_refund_keeps_failing_is_handed_back_to_an_agent() {
+    let db = TestDatabase::sqlite(orchestration::CONTEXT, orchestration::migrate);
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let order = OrderId::new();
+    {
+        let mut conn = db.db.conn().expect("conn");
+        orchestration::runner::start_return(&mut conn, order, "T-2", lines(), eur(500), clock.now().naive_utc())
+            .expect("start");
+    }
+    let mut orders = MockOrdersApi::new();
+    orders.expect_refund().times(5).returning(|_, _, _| Err(OrdersApiError::Transient("gateway down".into())));
+    let mut catalog = MockCatalogApi::new();
+    catalog.expect_restock().never();
+    let mut support = support_api::MockSupportApi::new();
+    support.expect_return_failed().withf(|t, _| t == "T-2").times(1).returning(|_, _| Ok(()));
+    let (state, log) = run_with(&db, clock, catalog, orders, support);
+    assert_eq!(state, "failed");
+    assert_eq!(log.last().map(|(s, _)| s.as_str()), Some("fail_return"));
 }

@@ -55,6 +55,27 @@ pub struct OpenTicket {
     #[validate(required, length(min = 1, max = 10000))]
     pub body: Option<String>,
     pub order_id: Option<OrderId>,
+    /// For `return` tickets: what comes back.
+    pub lines: Option<Vec<ReturnLineRequest>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLineRequest {
+    pub product_id: kernel::ProductId,
+    pub quantity: i64,
+    pub reason: String,
+}
+
+/// How long after delivery a return can be asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct ReturnWindow(pub chrono::Duration);
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectReturn {
+    #[validate(required, length(min = 1, max = 500))]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -103,6 +124,11 @@ pub struct TicketBody {
     pub status: String,
     pub priority: String,
     pub assignee_id: Option<String>,
+    /// For returns: requested, approved, rejected, completed, failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_status: Option<String>,
+    /// An agent should look (a return that could not be completed).
+    pub needs_attention: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,6 +145,8 @@ impl From<TicketRow> for TicketBody {
             status: row.status,
             priority: row.priority,
             assignee_id: row.assignee_id,
+            return_status: row.return_status,
+            needs_attention: row.needs_attention,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
             messages: None,
@@ -180,6 +208,7 @@ pub struct TicketList {
 pub async fn open(
     support: web::Data<SupportService>,
     neighbours: web::Data<Neighbours>,
+    window: web::Data<ReturnWindow>,
     Authenticated(principal): Authenticated,
     ValidatedJson(body): ValidatedJson<OpenTicket>,
 ) -> Result<HttpResponse, ApiError> {
@@ -188,12 +217,72 @@ pub async fn open(
     if kind.is_none() {
         errors.push("kind", "invalid_kind", "inquiry, return, complaint or feedback");
     }
-    errors.finish()?;
-    if let Some(order) = body.order_id {
-        let summary = neighbours.orders.order_summary(order).await.map_err(ApiError::unavailable)?;
-        if summary.is_none_or(|s| s.user_id != principal.user_id) {
-            return Err(ApiError::not_found("order"));
+    let is_return = kind == Some(Kind::Return);
+    match (&body.lines, is_return) {
+        (Some(lines), true) => {
+            if lines.is_empty() || lines.len() > 50 {
+                errors.push("lines", "required", "one to fifty lines");
+            }
+            for (index, line) in lines.iter().enumerate() {
+                if line.quantity < 1 {
+                    errors.push(format!("lines[{index}].quantity"), "range", "at least 1");
+                }
+                if line.reason.trim().is_empty() {
+                    errors.push(format!("lines[{index}].reason"), "required", "say why it comes back");
+                }
+            }
+            if body.order_id.is_none() {
+                errors.push("order_id", "required", "a return names the order");
+            }
         }
+        (None, true) => errors.push("lines", "required", "a return lists what comes back"),
+        (Some(_), false) => errors.push("lines", "not_allowed", "only return tickets have lines"),
+        (None, false) => {}
+    }
+    errors.finish()?;
+    let mut summary = None;
+    if let Some(order) = body.order_id {
+        let found = neighbours.orders.order_summary(order).await.map_err(ApiError::unavailable)?;
+        match found {
+            Some(found) if found.user_id == principal.user_id => summary = Some(found),
+            _ => return Err(ApiError::not_found("order")),
+        }
+    }
+    if let (true, Some(summary), Some(lines)) = (is_return, summary, body.lines.clone()) {
+        let (subject, text) = (body.subject.clone().unwrap_or_default(), body.body.clone().unwrap_or_default());
+        let lines = lines
+            .into_iter()
+            .map(|l| crate::returns::RequestedLine {
+                product_id: l.product_id,
+                quantity: l.quantity,
+                reason: l.reason.trim().to_owned(),
+            })
+            .collect();
+        let window = window.0;
+        let support = support.into_inner();
+        let user = principal.user_id;
+        let outcome =
+            blocking(move || support.request_return(user, &summary, subject.trim().to_owned(), text, lines, window))
+                .await?;
+        return match outcome {
+            Ok(ticket) => Ok(HttpResponse::Created().json(TicketBody::from(ticket))),
+            Err(crate::returns::ReturnProblem::NotDelivered) => {
+                Err(ApiError::invalid_field("order_id", "order_not_delivered", "only delivered orders can be returned"))
+            }
+            Err(crate::returns::ReturnProblem::WindowClosed) => {
+                Err(ApiError::invalid_field("order_id", "return_window_closed", "the return window has closed"))
+            }
+            Err(crate::returns::ReturnProblem::NotInOrder(index)) => Err(ApiError::invalid_field(
+                &format!("lines[{index}].product_id"),
+                "not_in_order",
+                "the order has no such product",
+            )),
+            Err(crate::returns::ReturnProblem::TooMany(index)) => Err(ApiError::invalid_field(
+                &format!("lines[{index}].quantity"),
+                "too_many",
+                "more than was bought, minus what is already being returned",
+            )),
+        };
     }
     let (kind, subject, text) = match (kind, body.subject, body.body) {
         (Some(kind), Some(subject), Some(text)) => (kind, subject.trim().to_owned(), text),
@@ -491,6 +580,58 @@ pub async fn stats(
     }))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/support/tickets/{id}/return/approve", tag = "support",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "Approved (again: nothing more happens); the return saga refunds and restocks", body = TicketBody),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a support agent", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such return ticket", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already rejected", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn approve_return(
+    support: web::Data<SupportService>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_role(&[Role::SupportAgent, Role::Admin])?;
+    let id = path.into_inner().to_string();
+    let support = support.into_inner();
+    let ticket = blocking(move || support.approve_return(&id, principal.user_id)).await?;
+    Ok(HttpResponse::Ok().json(TicketBody::from(ticket)))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/support/tickets/{id}/return/reject", tag = "support",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id")),
+    request_body = RejectReturn,
+    responses(
+        (status = 200, description = "Rejected", body = TicketBody),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a support agent", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such return ticket", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already approved", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reject_return(
+    support: web::Data<SupportService>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<uuid::Uuid>,
+    ValidatedJson(body): ValidatedJson<RejectReturn>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_role(&[Role::SupportAgent, Role::Admin])?;
+    let id = path.into_inner().to_string();
+    let reason = body.reason.unwrap_or_default();
+    let support = support.into_inner();
+    let ticket = blocking(move || support.reject_return(&id, principal.user_id, reason.trim())).await?;
+    Ok(HttpResponse::Ok().json(TicketBody::from(ticket)))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/support/tickets").route(web::post().to(open)).route(web::get().to(mine)))
         .service(
@@ -498,10 +639,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/api/v1/support/tickets/{id}/messages").route(web::post().to(reply)))
         .service(web::resource("/api/v1/support/tickets/{id}/rating").route(web::post().to(rate)))
+        .service(web::resource("/api/v1/support/tickets/{id}/return/approve").route(web::post().to(approve_return)))
+        .service(web::resource("/api/v1/support/tickets/{id}/return/reject").route(web::post().to(reject_return)))
         .service(web::resource("/api/v1/support/queue").route(web::get().to(queue)))
         .service(web::resource("/api/v1/admin/support/stats").route(web::get().to(stats)));
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(open, mine, view, reply, queue, update, rate, stats), tags((name = "support", description = "Tickets and the agents' queue")))]
+#[openapi(paths(open, mine, view, reply, queue, update, rate, stats, approve_return, reject_return), tags((name = "support", description = "Tickets and the agents' queue")))]
 pub struct SupportOpenApi;

@@ -12,6 +12,7 @@
 pub mod domain;
 pub mod feedback;
 pub mod http;
+pub mod returns;
 mod schema;
 pub mod service;
 

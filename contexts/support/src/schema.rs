@@ -53,4 +53,5 @@ diesel::table! {
 }
 
 diesel::joinable!(ticket_messages -> tickets (ticket_id));
+diesel::joinable!(return_lines -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(tickets, ticket_messages, ticket_ratings, return_lines);

@@ -171,6 +171,21 @@ impl SupportService {
         self.view(&id, Actor::Customer(user))
     }
 
+    pub(crate) fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub(crate) fn post(
+        &self,
+        conn: &mut kernel::db::DbConn,
+        ticket: &str,
+        actor: Actor,
+        body: &str,
+        internal: bool,
+    ) -> QueryResult<()> {
+        self.insert_message(conn, ticket, actor, body, internal)
+    }
+
     fn insert_message(
         &self,
         conn: &mut kernel::db::DbConn,
