@@ -33,6 +33,8 @@ fn start(data: &std::path::Path, fault: Option<&str>) -> Tienda {
         .env("TIENDA_AUTH__PASSWORD_HASHING", "insecure-test-only")
         .env("TIENDA_LOG_FORMAT", "json")
         .env("TIENDA_CHECKOUT__WAIT_MS", "300")
+        // A killed process's relay leases expire quickly, so the next takes over.
+        .env("TIENDA_EVENTS__LEASE_TTL_SECS", "2")
         .env_remove("DATABASE_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -220,4 +222,126 @@ fn killed_after_committing() {
 #[test]
 fn killed_after_confirming() {
     killed_at("confirm");
+}
+
+fn admin_and_customer(data: &std::path::Path, tag: &str) -> (String, String) {
+    let admin_email = format!("admin-ret-{tag}@example.com");
+    let mut create = Command::new(env!("CARGO_BIN_EXE_tienda"))
+        .args(["--data-dir", &data.display().to_string(), "admin", "create", "--email", &admin_email])
+        .env("TIENDA_AUTH__PASSWORD_HASHING", "insecure-test-only")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("admin create");
+    std::io::Write::write_all(&mut create.stdin.take().expect("stdin"), format!("{PASSWORD}\n").as_bytes())
+        .expect("password");
+    assert!(create.wait().expect("wait").success());
+    (admin_email, format!("customer-ret-{tag}@example.com"))
+}
+
+/// The return saga killed at `step`: approved in a process held at the fault
+/// point, SIGKILLed, restarted — the return completes with one refund of
+/// exactly the returned lines and one restock.
+fn return_killed_at(step: &str) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let (admin_email, email) = admin_and_customer(data.path(), step);
+
+    // An ordinary process sells, ships, delivers and takes the return request.
+    let first = start(data.path(), None);
+    let admin = token(&first.base, &admin_email);
+    let (_, product) = call(
+        "POST",
+        &format!("{}/api/v1/catalog/products", first.base),
+        Some(&admin),
+        Some(json!({"sku": "RET-K", "name": "Lamp", "price": {"amount": 700, "currency": "EUR"}, "stock": 5})),
+    );
+    let product_id = product["id"].as_str().expect("id").to_owned();
+    call(
+        "POST",
+        &format!("{}/api/v1/users", first.base),
+        None,
+        Some(json!({"email": email, "password": PASSWORD, "display_name": "C"})),
+    );
+    let customer = token(&first.base, &email);
+    call(
+        "PUT",
+        &format!("{}/api/v1/cart/items/{product_id}", first.base),
+        Some(&customer),
+        Some(json!({"quantity": 3})),
+    );
+    let (_, order) = call(
+        "POST",
+        &format!("{}/api/v1/checkout", first.base),
+        Some(&customer),
+        Some(
+            json!({"shipping_address": {"recipient": "C", "line1": "1", "city": "T", "postal_code": "1", "country": "ES"}, "payment": {"token": "tok_visa"}}),
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let order_id = order["id"].as_str().expect("id").to_owned();
+    while call("GET", &format!("{}/api/v1/orders/{order_id}", first.base), Some(&customer), None).1["status"]
+        != "confirmed"
+    {
+        assert!(Instant::now() < deadline, "checkout did not confirm");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    call("POST", &format!("{}/api/v1/admin/orders/{order_id}/ship", first.base), Some(&admin), Some(json!({})));
+    call("POST", &format!("{}/api/v1/admin/orders/{order_id}/deliver", first.base), Some(&admin), Some(json!({})));
+    let (status, ticket) = call(
+        "POST",
+        &format!("{}/api/v1/support/tickets", first.base),
+        Some(&customer),
+        Some(json!({"kind": "return", "subject": "Back", "body": "Two back.", "order_id": order_id,
+                    "lines": [{"product_id": product_id, "quantity": 2, "reason": "too many"}]})),
+    );
+    assert_eq!(status, 201, "{ticket}");
+    let ticket_id = ticket["id"].as_str().expect("id").to_owned();
+    drop(first);
+
+    // The approval runs in a process that hangs at the fault point, and dies.
+    let second = start(data.path(), Some(step));
+    let (status, _) = call(
+        "POST",
+        &format!("{}/api/v1/support/tickets/{ticket_id}/return/approve", second.base),
+        Some(&admin),
+        Some(json!({})),
+    );
+    assert_eq!(status, 200);
+    wait_for_line(&second, &format!("FAULT-POINT-REACHED {step}"));
+    assert!(Command::new("kill").args(["-9", &second.child.id().to_string()]).status().expect("kill").success());
+    drop(second);
+
+    let third = start(data.path(), None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, ticket) =
+            call("GET", &format!("{}/api/v1/support/tickets/{ticket_id}", third.base), Some(&customer), None);
+        if ticket["return_status"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "return never completed after a kill at {step}: {ticket}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, order) = call("GET", &format!("{}/api/v1/orders/{order_id}", third.base), Some(&customer), None);
+    assert_eq!(order["payment"]["refunded"]["amount"], 1400, "killed at {step}: one refund of the two lamps");
+    let (_, stock) =
+        call("GET", &format!("{}/api/v1/catalog/products/{product_id}/stock", third.base), Some(&admin), None);
+    assert_eq!(stock["on_hand"], 4, "killed at {step}: 2 left after the sale, plus the 2 returned, once");
+}
+
+#[test]
+fn return_killed_after_refunding() {
+    return_killed_at("refund");
+}
+
+#[test]
+fn return_killed_after_restocking() {
+    return_killed_at("restock");
+}
+
+#[test]
+fn return_killed_after_completing() {
+    return_killed_at("complete");
 }
