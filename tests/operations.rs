@@ -213,7 +213,9 @@ fn sigterm_drains_in_flight_requests_then_exits_cleanly() {
     let url = format!("{}/api/v1/sessions", running.base_url);
     let body = serde_json::json!({"email": email, "password": PASSWORD});
     let in_flight = std::thread::spawn(move || ureq::post(&url).send_json(body).map(|r| r.status()));
-    std::thread::sleep(Duration::from_millis(50));
+    // Long enough for the request to arrive, well short of the ~1 s that a
+    // debug-build OWASP hash takes, so it is in flight at SIGTERM.
+    std::thread::sleep(Duration::from_millis(250));
     sigterm(&running.child);
     assert_eq!(in_flight.join().expect("thread").expect("the in-flight login was answered"), 200);
 

@@ -106,7 +106,7 @@ impl TestApp {
         };
         settings.auth.password_hashing = HashingProfile::InsecureTestOnly;
         // Generous, so a slow CI machine still sees sagas finish within the request.
-        settings.checkout.wait_ms = 15_000;
+        settings.checkout.wait_ms = 30_000;
         settings.checkout.sandbox_slow_ms = 50;
         settings.database.acquire_timeout_ms = 10_000;
         let postgres = std::env::var(TEST_DATABASE_URL).ok().filter(|url| !url.is_empty()).map(|url| {
