@@ -102,6 +102,10 @@ fn a_paid_checkout_confirms_the_order_and_takes_the_stock() {
     let stranger = app.customer(&unique_email("stranger"));
     app.get(&format!("/api/v1/orders/{id}"), Some(&stranger.access)).expect(404);
     app.get("/api/v1/orders", None).expect(401);
+    app.get("/api/v1/orders?cursor=garbage", Some(&customer.access)).expect(400);
+    app.get("/api/v1/orders?limit=0", Some(&customer.access)).expect(422);
+    app.get("/api/v1/orders/not-a-uuid", Some(&customer.access)).expect(404);
+    app.post(&format!("/api/v1/orders/{id}/cancel"), None, json!({})).expect(401);
 }
 
 #[test]

@@ -331,6 +331,7 @@ fn the_whole_return_journey() {
     });
     let last = done["messages"].as_array().expect("messages").last().cloned().expect("message");
     assert!(last["body"].as_str().unwrap_or("").contains("Refunded 18.00 EUR"), "{last}");
+    assert_eq!(last["author"], "system", "the saga's report, not an agent's words");
     let reject_late = app.post(
         &format!("/api/v1/support/tickets/{ticket}/return/reject"),
         Some(&agent.access),

@@ -318,6 +318,16 @@ where
     }
 }
 
+/// Timestamps are stored as UTC without a zone (the portable `Timestamp`
+/// type); these are the two conversions, in one place.
+pub fn to_db_time(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    at.naive_utc()
+}
+
+pub fn from_db_time(at: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_naive_utc_and_offset(at, chrono::Utc)
+}
+
 /// Quotes a PostgreSQL identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

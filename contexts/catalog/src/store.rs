@@ -2,18 +2,12 @@
 //! so use cases compose them in one transaction with their outbox writes.
 
 use crate::schema::{categories, product_images, products, reservations, stock_adjustments};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use kernel::db::DbConn;
 
-pub fn db_time(at: DateTime<Utc>) -> NaiveDateTime {
-    at.naive_utc()
-}
-
-pub fn utc(at: NaiveDateTime) -> DateTime<Utc> {
-    DateTime::from_naive_utc_and_offset(at, Utc)
-}
+pub use kernel::db::{from_db_time as utc, to_db_time as db_time};
 
 pub fn is_unique_violation(error: &DieselError) -> bool {
     matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))

@@ -3,8 +3,9 @@
 //! each step's outcome is persisted here, so a process killed mid-saga
 //! resumes it on restart.
 //!
-//! Built so far: the checkout saga (reserve → charge → commit → confirm,
-//! compensations refund → release → reject).
+//! Sagas: checkout (reserve → charge → commit → confirm; compensations
+//! refund → release → reject), cancellation (refund → restock → cancel) and
+//! return (keyed refund → restock → complete, or hand back to an agent).
 
 pub mod checkout;
 pub mod http;

@@ -3,7 +3,7 @@
 use crate::checkout::{self, CheckoutData, MAX_ATTEMPTS, Step, Transition};
 use crate::schema::{saga_steps, sagas};
 use catalog_api::{CatalogApi, StockLine};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use kernel::db::{ContextDatabase, DbConn, DbError, write_transaction};
 use kernel::events::Wake;
@@ -47,9 +47,7 @@ pub struct StepRow {
     pub at: NaiveDateTime,
 }
 
-pub fn utc(at: NaiveDateTime) -> DateTime<Utc> {
-    DateTime::from_naive_utc_and_offset(at, Utc)
-}
+pub use kernel::db::from_db_time as utc;
 
 /// Starts a checkout saga for an order, once (the (kind, order) pair is
 /// unique). Called inside the inbox transaction of the `OrderPlaced` subscriber.

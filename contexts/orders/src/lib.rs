@@ -1,10 +1,11 @@
 //! The orders context: carts, orders and their lines (price snapshots),
 //! payments behind a gateway port, and order history.
 //!
-//! Built so far: carts, for signed-in customers and for guests (a cart
-//! token), merged when a guest signs in. Orders, payments and checkout come
-//! next (see `docs/MIGRATION.md`). It reads products only through
-//! `catalog-api`.
+//! Carts (customers, and guests by cart token, merged on sign-in), checkout
+//! into pending orders with price snapshots, payments through a gateway port
+//! (authorize, capture, keyed refunds), fulfilment and cancellation. It reads
+//! products only through `catalog-api`; the sagas drive it through
+//! `orders-api`.
 
 pub mod api_impl;
 pub mod cart;

@@ -122,9 +122,7 @@ pub enum KeyState {
     InFlight,
 }
 
-fn utc(at: NaiveDateTime) -> DateTime<Utc> {
-    DateTime::from_naive_utc_and_offset(at, Utc)
-}
+use kernel::db::from_db_time as utc;
 
 fn unique_violation(error: &diesel::result::Error) -> bool {
     matches!(error, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))

@@ -102,7 +102,7 @@ pub struct UpdateTicket {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageBody {
     pub id: String,
-    /// customer or agent.
+    /// customer, agent or system (the shop reporting on a return).
     pub author: String,
     pub body: String,
     pub internal: bool,

@@ -6,8 +6,9 @@
 //! agent's view composes the customer's and the order's summaries — with a
 //! partial answer, not an error, when one of them is unavailable.
 //!
-//! Still to come (issue 6): ratings, statistics, returns and the refund saga,
-//! anonymisation on `UserErased`.
+//! Ratings and statistics live in `feedback`, returns (validated against the
+//! order, approved or rejected, completed by the return saga through
+//! `SupportApi`) in `returns`.
 
 pub mod domain;
 pub mod feedback;

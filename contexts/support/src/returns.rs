@@ -227,8 +227,7 @@ impl SupportService {
             diesel::update(tickets::table.find(id))
                 .set((tickets::return_status.eq(Some(to)), tickets::needs_attention.eq(to == "failed")))
                 .execute(conn)?;
-            // Posted as the system, in the agents' voice.
-            self.post(conn, id, Actor::Agent(UserId::from_uuid(uuid::Uuid::nil())), message, internal)?;
+            self.post(conn, id, Actor::System, message, internal)?;
             Ok(())
         })
     }

@@ -2,7 +2,7 @@
 
 use crate::domain::{Kind, PRIORITIES, Status};
 use crate::schema::{ticket_messages, tickets};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use kernel::db::{ContextDatabase, DbError};
 use kernel::events::Outbox;
@@ -74,21 +74,31 @@ pub struct MessageRow {
     pub created_at: NaiveDateTime,
 }
 
-pub fn utc(at: NaiveDateTime) -> DateTime<Utc> {
-    DateTime::from_naive_utc_and_offset(at, Utc)
-}
+pub use kernel::db::from_db_time as utc;
 
 /// Who is acting on a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     Customer(UserId),
     Agent(UserId),
+    /// The shop itself: the return saga reporting back.
+    System,
 }
 
 impl Actor {
-    fn id(&self) -> UserId {
+    /// Who to record as the author: a user id, or `system`.
+    fn author_id(&self) -> String {
         match self {
-            Actor::Customer(id) | Actor::Agent(id) => *id,
+            Actor::Customer(id) | Actor::Agent(id) => id.to_string(),
+            Actor::System => "system".to_owned(),
+        }
+    }
+
+    fn author(&self) -> &'static str {
+        match self {
+            Actor::Customer(_) => "customer",
+            Actor::Agent(_) => "agent",
+            Actor::System => "system",
         }
     }
 }
@@ -198,11 +208,8 @@ impl SupportService {
             .values((
                 ticket_messages::id.eq(uuid::Uuid::now_v7().to_string()),
                 ticket_messages::ticket_id.eq(ticket),
-                ticket_messages::author_id.eq(actor.id().to_string()),
-                ticket_messages::author.eq(match actor {
-                    Actor::Customer(_) => "customer",
-                    Actor::Agent(_) => "agent",
-                }),
+                ticket_messages::author_id.eq(actor.author_id()),
+                ticket_messages::author.eq(actor.author()),
                 ticket_messages::body.eq(body),
                 ticket_messages::internal.eq(internal),
                 ticket_messages::created_at.eq(self.now()),

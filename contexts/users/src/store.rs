@@ -10,13 +10,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use kernel::db::DbConn;
 use kernel::{Currency, SessionId, UserId};
 
-pub fn to_db_time(at: DateTime<Utc>) -> NaiveDateTime {
-    at.naive_utc()
-}
-
-pub fn from_db_time(at: NaiveDateTime) -> DateTime<Utc> {
-    DateTime::from_naive_utc_and_offset(at, Utc)
-}
+pub use kernel::db::{from_db_time, to_db_time};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = accounts)]

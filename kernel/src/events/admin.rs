@@ -41,7 +41,7 @@ pub fn dead_letters(conn: &mut DbConn) -> QueryResult<Vec<DeadLetter>> {
             subscriber,
             attempts,
             last_error,
-            occurred_at: DateTime::from_naive_utc_and_offset(occurred_at, Utc),
+            occurred_at: crate::db::from_db_time(occurred_at),
         })
         .collect())
 }
@@ -79,7 +79,7 @@ pub fn oldest_pending_age(conn: &mut DbConn, now: DateTime<Utc>) -> QueryResult<
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    Ok(oldest.map(|at| (now - DateTime::from_naive_utc_and_offset(at, Utc)).max(chrono::Duration::zero())))
+    Ok(oldest.map(|at| (now - crate::db::from_db_time(at)).max(chrono::Duration::zero())))
 }
 
 /// Outbox rows in emission order, for tests and tooling: (event id, name).

@@ -2,7 +2,7 @@ use super::schema::{outbox, outbox_deliveries, outbox_relay_lease};
 use super::{Envelope, Transport, Wake};
 use crate::clock::Clock;
 use crate::db::{ContextDatabase, DbConn, DbError, write_transaction};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use std::sync::Arc;
@@ -125,7 +125,7 @@ impl DueDelivery {
             id: parse(&self.event_id)?,
             name: self.name.clone(),
             source: source.to_owned(),
-            occurred_at: DateTime::from_naive_utc_and_offset(self.occurred_at, Utc),
+            occurred_at: crate::db::from_db_time(self.occurred_at),
             correlation_id: self.correlation_id.as_deref().map(parse).transpose()?,
             causation_id: self.causation_id.as_deref().map(parse).transpose()?,
             payload: serde_json::from_str(&self.payload).map_err(|error| format!("stored payload: {error}"))?,
